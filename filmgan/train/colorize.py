@@ -1,0 +1,145 @@
+"""The colorization GAN task: U-Net G(L) -> ab judged by a PatchGAN D(L, ab) with spectral norm.
+
+Losses (pix2pix, Isola et al. CVPR 2017): ``l1_weight * |G(L) - ab|_1 + adv_weight * L_adv`` with the
+adversarial loss selectable (hinge by default, see ``losses``), plus an optional perceptual loss in a
+feature network's space (Johnson et al. 2016) on the recombined RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..card import ModelCard
+from ..models.features import feature_network
+from ..models.lab import denormalize_ab, lab_to_rgb, normalize_ab, normalize_l, rgb_to_lab
+from ..models.patchgan import PatchGAN
+from ..models.unet import UNetColorizer
+from .data import ImageBank, resize_short_side
+from .loop import TrainConfig
+from .losses import content_loss, gan_loss_d, gan_loss_g, gradient_penalty
+
+COLORIZE_IO = {
+    "input": "L (N,1,H,W) float32, Lab L/50 - 1 in [-1, 1]",
+    "output": "ab (N,2,H,W) float32, Lab ab/110 (tanh), to be upsampled and recombined with the source L",
+}
+
+
+@dataclass
+class ColorizeTask:
+    bank: ImageBank
+    val_images: list[np.ndarray]
+    internal_size: int = 256
+    widths: tuple[int, ...] = (24, 48, 96, 192, 256)
+    norm: str = "batch"
+    d_width: int = 48
+    l1_weight: float = 10.0
+    adv_weight: float = 1.0
+    perceptual_weight: float = 0.0
+    gan_mode: str = "hinge"
+    features: dict[str, Any] | None = None
+    data_description: dict[str, Any] = field(default_factory=dict)
+    name: str = "colorize"
+
+    def __post_init__(self) -> None:
+        self._features = feature_network(self.features) if self.perceptual_weight > 0 else None
+
+    def build(self) -> tuple[nn.Module, nn.Module]:
+        G = UNetColorizer(self.widths, norm=self.norm)
+        D = PatchGAN(in_ch=3, width=self.d_width, n_layers=3, spectral=self.gan_mode != "wgan-gp")
+        if self._features is not None:
+            self._features.to(next(G.parameters()).device)
+        return G, D
+
+    def sample(self, gen: torch.Generator, batch: int, crop: int, device: torch.device) -> dict[str, torch.Tensor]:
+        rgb = self.bank.sample(gen, batch, crop).to(device)
+        lab = rgb_to_lab(rgb)
+        return {"rgb": rgb, "L": normalize_l(lab[:, :1]), "ab": normalize_ab(lab[:, 1:])}
+
+    def d_loss(self, G, D, batch):
+        batch["fake"] = G(batch["L"])  # kept for the generator step: one G forward per iteration
+        real = torch.cat([batch["L"], batch["ab"]], 1)
+        fake = torch.cat([batch["L"], batch["fake"].detach()], 1)
+        loss = gan_loss_d(D(real), D(fake), self.gan_mode)
+        if self.gan_mode == "wgan-gp":
+            loss = loss + 10.0 * gradient_penalty(D, real, fake)
+        return loss, {}
+
+    def g_loss(self, G, D, batch):
+        fake = batch["fake"]
+        adv = gan_loss_g(D(torch.cat([batch["L"], fake], 1)), self.gan_mode)
+        l1 = (fake.float() - batch["ab"]).abs().mean()
+        loss = self.l1_weight * l1 + self.adv_weight * adv
+        logs = {"l1": float(l1), "adv": float(adv)}
+        if self._features is not None:
+            L = (batch["L"].float() + 1.0) * 50.0
+            rgb_fake = lab_to_rgb(torch.cat([L, denormalize_ab(fake.float())], 1))
+            with torch.no_grad():
+                target = self._features(batch["rgb"])
+            perc = content_loss(self._features(rgb_fake), target)
+            loss = loss + self.perceptual_weight * perc
+            logs["perceptual"] = float(perc)
+        return loss, logs
+
+    def validate(self, G, device):
+        from ..metrics.image import colourfulness, delta_e, psnr, ssim
+        from ..video.color import recombine_luminance_chroma
+
+        rows, scores = [], {k: [] for k in ("psnr", "ssim", "delta_e", "colorfulness", "colorfulness_gt", "delta_e_grey", "psnr_grey")}
+        for img in self.val_images:
+            out = colorize_with(G, img, device, self.internal_size)
+            grey = recombine_luminance_chroma(img, np.zeros(img.shape[:2] + (2,), np.float32))
+            scores["psnr"].append(psnr(img, out))
+            scores["ssim"].append(ssim(img, out))
+            scores["delta_e"].append(delta_e(img, out))
+            scores["colorfulness"].append(colourfulness(out))
+            scores["colorfulness_gt"].append(colourfulness(img))
+            scores["delta_e_grey"].append(delta_e(img, grey))
+            scores["psnr_grey"].append(psnr(img, grey))
+            if len(rows) < 8:
+                rows.append(np.concatenate([grey, out, img], axis=1))
+        width = max(r.shape[1] for r in rows)
+        grid = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)
+        return {k: float(np.mean(v)) for k, v in scores.items()}, grid
+
+    def card(self, G, step: int, metrics: dict[str, float], config: TrainConfig) -> ModelCard:
+        return ModelCard(
+            name=f"colorize-{config.out.name}",
+            task="colorize",
+            arch=G.ARCH,
+            args=G.args,
+            color_space="lab",
+            io=COLORIZE_IO,
+            internal_size=self.internal_size,
+            training={
+                "steps": step,
+                "batch": config.batch,
+                "crop": config.crop,
+                "gan_mode": self.gan_mode,
+                "l1_weight": self.l1_weight,
+                "adv_weight": self.adv_weight,
+                "perceptual_weight": self.perceptual_weight,
+                "feature_net": (self._features.describe() if self._features is not None else None),
+                "lr": [config.lr_g, config.lr_d],
+                "precision": config.precision,
+                "data": self.data_description,
+            },
+            metrics={"validation": metrics},
+        )
+
+
+def colorize_with(G: nn.Module, rgb: np.ndarray, device: torch.device, internal_size: int) -> np.ndarray:
+    """Colorize one RGB uint8 image with a torch generator (used by validation and evaluation)."""
+    import cv2
+
+    from ..video.color import recombine_luminance_chroma, rgb_to_luminance_l
+
+    small = resize_short_side(rgb, internal_size)
+    L = torch.from_numpy(rgb_to_luminance_l(small))[None, None].to(device)
+    ab = denormalize_ab(G(normalize_l(L)).float())[0].permute(1, 2, 0).cpu().numpy()
+    ab = cv2.resize(ab, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return recombine_luminance_chroma(rgb, ab)
