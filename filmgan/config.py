@@ -19,6 +19,7 @@ class DecodeConfig:
     end: int | None = None  # exclusive; None = to the end of the stream
     batch_size: int = 4
     threads: int = 0  # 0 = let FFmpeg choose
+    thread_type: str = "SLICE"  # FFmpeg decoder threading: SLICE | FRAME | AUTO (see scripts/bench_pipeline.py)
     skip_corrupt: bool = False  # drop undecodable packets (keeps A/V sync by timestamps) instead of failing
 
 
@@ -61,3 +62,41 @@ def did_you_mean(word: str, choices) -> str:
     """' (did you mean 'x'?)' or '' -- for error messages."""
     hint = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
+FLOW_PRESETS = ("ultrafast", "fast", "medium")
+
+
+@dataclass(frozen=True)
+class BlendConfig:
+    """Flow-guided temporal blending at inference (``filmgan.temporal.blend.FlowBlender``).
+
+    ``out_t = a*M*warp(out_{t-1}) + (1 - a*M)*G(x_t)`` with ``a = strength`` and M the per-pixel
+    confidence (non-occluded, not a motion boundary, small photometric error). See DESIGN.md section 3.
+    """
+
+    enabled: bool = True
+    strength: float = 0.8  # a in [0, 1): 0 = per-frame output; 0.8 ~ an exponential memory of ~5 frames
+    flow_preset: str = "fast"  # OpenCV DIS preset: ultrafast | fast | medium
+    flow_max_side: int | None = 640  # compute flow with the longer side at most this (px); None = full size
+    occlusion_slack: float = 0.5  # additive term (px^2) of the forward-backward check (Sundaram et al. 2010)
+    photometric_threshold: float = 0.08  # source-warp error (0..1) where the weight falls to 1/e; 0 = off
+    scene_cut_threshold: float = 0.5  # SceneCutDetector score (0..1) that starts a new shot
+    chroma_only: bool = False  # blend chroma only, keep G(x_t)'s luma exactly (colorization)
+    feather: float = 1.5  # Gaussian sigma (px at flow size) softening the confidence mask
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.strength < 1.0:
+            raise ConfigError(f"blend.strength must be in [0, 1), got {self.strength}")
+        if self.flow_preset not in FLOW_PRESETS:
+            raise ConfigError(
+                f"blend.flow_preset must be one of {', '.join(FLOW_PRESETS)}, got '{self.flow_preset}'"
+                + did_you_mean(str(self.flow_preset), FLOW_PRESETS)
+            )
+        if self.flow_max_side is not None and self.flow_max_side < 16:
+            raise ConfigError(f"blend.flow_max_side must be >= 16 or None, got {self.flow_max_side}")
+        for name in ("occlusion_slack", "photometric_threshold", "feather"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"blend.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 < self.scene_cut_threshold <= 1.0:
+            raise ConfigError(f"blend.scene_cut_threshold must be in (0, 1], got {self.scene_cut_threshold}")

@@ -1,0 +1,22 @@
+"""Quality and temporal-consistency metrics.
+
+numpy-only here (``image`` imports scikit-image lazily, inside its functions); FID/IS, which need a feature
+network and torch, live in their own module and are never imported from this package's ``__init__``.
+"""
+
+from .flicker import CDC, WarpError, colour_histograms, flicker_report, js_divergence, read_video_frames
+from .image import colorfulness, colourfulness, delta_e, psnr, ssim
+
+__all__ = [
+    "CDC",
+    "WarpError",
+    "colorfulness",
+    "colour_histograms",
+    "colourfulness",
+    "delta_e",
+    "flicker_report",
+    "js_divergence",
+    "psnr",
+    "read_video_frames",
+    "ssim",
+]
