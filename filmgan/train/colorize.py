@@ -74,7 +74,7 @@ class ColorizeTask:
         adv = gan_loss_g(D(torch.cat([batch["L"], fake], 1)), self.gan_mode)
         l1 = (fake.float() - batch["ab"]).abs().mean()
         loss = self.l1_weight * l1 + self.adv_weight * adv
-        logs = {"l1": float(l1), "adv": float(adv)}
+        logs = {"l1": float(l1.detach()), "adv": float(adv.detach())}
         if self._features is not None:
             L = (batch["L"].float() + 1.0) * 50.0
             rgb_fake = lab_to_rgb(torch.cat([L, denormalize_ab(fake.float())], 1))
@@ -82,7 +82,7 @@ class ColorizeTask:
                 target = self._features(batch["rgb"])
             perc = content_loss(self._features(rgb_fake), target)
             loss = loss + self.perceptual_weight * perc
-            logs["perceptual"] = float(perc)
+            logs["perceptual"] = float(perc.detach())
         return loss, logs
 
     def validate(self, G, device):
@@ -143,3 +143,26 @@ def colorize_with(G: nn.Module, rgb: np.ndarray, device: torch.device, internal_
     ab = denormalize_ab(G(normalize_l(L)).float())[0].permute(1, 2, 0).cpu().numpy()
     ab = cv2.resize(ab, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
     return recombine_luminance_chroma(rgb, ab)
+
+
+def build_colorize_task(data: list[str], val: list[str], exclude: list[str], internal_size: int = 256, load_size: int = 288, val_count: int = 32, **options: Any) -> ColorizeTask:
+    """Load training images (minus ``exclude`` and the validation folders) and a fixed validation set."""
+    from ..video.images import read_image
+    from .data import list_media
+
+    bank = ImageBank.load(data, load_size=load_size, exclude=[*exclude, *val])
+    val_paths = list_media(val)[0][:val_count] if val else []
+    val_images = [resize_short_side(read_image(p), internal_size) for p in val_paths]
+    if not val_images:  # no validation folder: hold out the last images of the bank, deterministically
+        val_images = [resize_short_side(img, internal_size) for img in bank.images[-val_count:]]
+        bank = ImageBank(bank.images[:-val_count], bank.names[:-val_count])
+    description = {
+        "train_sources": [str(d) for d in data],
+        "excluded": [str(e) for e in exclude],
+        "validation": [str(v) for v in val] or "last images of the training set",
+        "train_images": len(bank.images),
+        "val_images": len(val_images),
+        "fingerprint": bank.fingerprint(),
+        "load_size": load_size,
+    }
+    return ColorizeTask(bank=bank, val_images=val_images, internal_size=internal_size, data_description=description, **options)

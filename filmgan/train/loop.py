@@ -225,7 +225,7 @@ class Trainer:
         self.sched_g.step()
         self.sched_d.step()
         self.step += 1
-        return {"d_loss": float(d_loss), "g_loss": float(g_loss), **d_logs, **g_logs}
+        return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()), **d_logs, **g_logs}
 
     def validate(self) -> dict[str, float]:
         if not self.main_process:

@@ -1,0 +1,54 @@
+"""The torch backend: runs a safetensors generator in eager mode or compiled, fp32 or bf16.
+
+bf16 is used on CPUs with AMX / AVX512-BF16 (``precision='auto'``), where a bf16 matmul is ~6x faster
+than fp32; ``scripts/bench_colorize.py`` checks its quality against fp32. ``torch.compile`` is applied per
+input shape (a video has one shape, so it compiles once).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..card import ModelCard
+from ..errors import ConfigError, require
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+class TorchEngine:
+    name = "torch"
+
+    def __init__(self, model_path: str | Path, task: str | None = None, precision: str = "auto", device: str = "auto", compile: bool = False, threads: int = 0):
+        torch = require("torch", "torch")
+        from ..models.checkpoint import load_model
+        from ..train.loop import autocast_dtype, pick_device
+
+        if precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision '{precision}' ({', '.join(PRECISIONS)})")
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = pick_device(device)
+        self.model, self.card = load_model(model_path, task=task, device=self.device)
+        self._dtype = autocast_dtype(precision, self.device)
+        self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self._dtype]
+        self._torch = torch
+        self._compiled: dict[tuple, object] = {}
+        self._compile = compile
+
+    def _fn(self, shape: tuple):
+        if not self._compile:
+            return self.model
+        if shape not in self._compiled:
+            self._compiled[shape] = self._torch.compile(self.model, dynamic=False)
+        return self._compiled[shape]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        inp = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=self._dtype, enabled=self._dtype is not None):
+            out = self._fn(tuple(inp.shape))(inp)
+        return out.float().cpu().numpy()
+
+

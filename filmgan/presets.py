@@ -1,0 +1,162 @@
+"""Presets: TOML files naming a task, a model and default render, temporal and encode settings.
+
+Search order for a name: ``$FILMGAN_PRESET_PATH`` (folders separated by ``os.pathsep``), then
+``~/.config/filmgan/presets``, then the presets shipped in the package. A path to a ``.toml`` file is
+loaded directly. Unknown keys and bad values are errors that name the file, the key and a did-you-mean.
+
+Schema (every key but ``task`` and ``model`` is optional)::
+
+    description = "..."
+    task = "colorize"            # colorize | style
+    model = "colorize-v1"        # a model shipped in filmgan/weights, or a path relative to this file
+    task_index = 0               # head of a multi-task model
+    render_size = 256            # short side the generator runs at (0 = the frame's own size)
+    [temporal]                   # fields of config.BlendConfig
+    [encode]                     # fields of config.EncodeConfig
+    [credits]                    # free text: painter, title, year, source, licence
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .config import BlendConfig, EncodeConfig, check_keys, did_you_mean
+from .errors import ConfigError, ModelUnavailableError
+
+PRESET_TASKS = ("colorize", "style")
+TOP_LEVEL_KEYS = ("description", "task", "model", "task_index", "render_size", "temporal", "encode", "credits")
+PACKAGE_DIR = Path(__file__).resolve().parent
+WEIGHTS_DIR = PACKAGE_DIR / "weights"
+
+
+def builtin_preset_dir() -> Path:
+    """The shipped presets: ``filmgan/builtin_presets`` in an installed wheel, ``presets/`` in a checkout."""
+    installed = PACKAGE_DIR / "builtin_presets"
+    return installed if installed.is_dir() else PACKAGE_DIR.parent / "presets"
+
+
+def search_path() -> list[Path]:
+    env = [Path(p) for p in os.environ.get("FILMGAN_PRESET_PATH", "").split(os.pathsep) if p]
+    return [*env, Path.home() / ".config" / "filmgan" / "presets", builtin_preset_dir()]
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    path: Path
+    task: str
+    model: str
+    description: str = ""
+    task_index: int = 0
+    render_size: int | None = None
+    temporal: dict[str, Any] = field(default_factory=dict)
+    encode: dict[str, Any] = field(default_factory=dict)
+    credits: dict[str, Any] = field(default_factory=dict)
+
+    def model_path(self) -> Path:
+        """The model file: relative to the preset file, or a model shipped in ``filmgan/weights``."""
+        for candidate in (self.path.parent / self.model, WEIGHTS_DIR / f"{self.model}.safetensors", WEIGHTS_DIR / self.model):
+            if candidate.is_file():
+                return candidate
+        raise ModelUnavailableError(f"preset '{self.name}' ({self.path}): model '{self.model}' not found in {self.path.parent} or {WEIGHTS_DIR}")
+
+    def blend_config(self, **overrides: Any) -> BlendConfig:
+        base = {"chroma_only": self.task == "colorize", **self.temporal}
+        return BlendConfig(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+
+    def encode_config(self, **overrides: Any) -> EncodeConfig:
+        return replace(EncodeConfig(**self.encode), **{k: v for k, v in overrides.items() if v is not None})
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "task": self.task, "model": self.model, "description": self.description, "path": str(self.path), "render_size": self.render_size, "temporal": self.temporal, "encode": self.encode, "credits": self.credits}
+
+
+def _fail(path: Path, message: str) -> ConfigError:
+    return ConfigError(f"preset {path}: {message}")
+
+
+def load_preset_file(path: str | Path) -> Preset:
+    """Parse and validate one preset file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"preset file not found: {path}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise _fail(path, f"not valid TOML ({exc})") from exc
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise _fail(path, f"unknown key '{key}'{did_you_mean(key, TOP_LEVEL_KEYS) or ' (known: ' + ', '.join(TOP_LEVEL_KEYS) + ')'}")
+    for key in ("task", "model"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise _fail(path, f"'{key}' is required and must be a string")
+    if data["task"] not in PRESET_TASKS:
+        raise _fail(path, f"task '{data['task']}' is not one of {', '.join(PRESET_TASKS)}{did_you_mean(data['task'], PRESET_TASKS)}")
+    for key, kind in (("task_index", int), ("render_size", int), ("description", str)):
+        if key in data and (not isinstance(data[key], kind) or isinstance(data[key], bool)):
+            raise _fail(path, f"'{key}' must be {kind.__name__}, got {data[key]!r}")
+    if data.get("render_size", 0) < 0 or data.get("task_index", 0) < 0:
+        raise _fail(path, "'render_size' and 'task_index' must be >= 0")
+    for table, cls in (("temporal", BlendConfig), ("encode", EncodeConfig), ("credits", None)):
+        if table in data and not isinstance(data[table], dict):
+            raise _fail(path, f"[{table}] must be a table")
+        if cls is not None and table in data:
+            check_keys(data[table], cls, f"preset {path} [{table}]")
+            _check_values(path, table, cls, data[table])
+    return Preset(
+        name=path.stem,
+        path=path.resolve(),
+        task=data["task"],
+        model=data["model"],
+        description=data.get("description", ""),
+        task_index=data.get("task_index", 0),
+        render_size=data.get("render_size") or None,
+        temporal=dict(data.get("temporal", {})),
+        encode=dict(data.get("encode", {})),
+        credits=dict(data.get("credits", {})),
+    )
+
+
+def _check_values(path: Path, table: str, cls: type, values: dict[str, Any]) -> None:
+    """Build the dataclass once so its own validation (and type errors) point at this file."""
+    types = {f.name: f.type for f in fields(cls)}
+    for key, value in values.items():
+        expected = str(types[key])
+        if ("bool" in expected) != isinstance(value, bool) and ("int" in expected or "float" in expected or "bool" in expected):
+            raise _fail(path, f"[{table}] {key} = {value!r} has the wrong type (expected {expected})")
+    try:
+        cls(**values)
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise _fail(path, f"[{table}] {exc}") from exc
+
+
+def find_preset(name_or_path: str) -> Preset:
+    """A preset by name (search path order) or by file path."""
+    as_path = Path(name_or_path)
+    if as_path.suffix == ".toml" or as_path.is_file():
+        return load_preset_file(as_path)
+    for directory in search_path():
+        candidate = directory / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return load_preset_file(candidate)
+    names = [p.name for p in list_presets(strict=False)]
+    raise ConfigError(f"no preset named '{name_or_path}'{did_you_mean(name_or_path, names)}; available: {', '.join(sorted(names)) or 'none'}")
+
+
+def list_presets(strict: bool = True) -> list[Preset]:
+    """Every preset on the search path (a name found twice: the first wins). ``strict=False`` skips broken files."""
+    seen: dict[str, Preset] = {}
+    for directory in search_path():
+        for file in sorted(directory.glob("*.toml")) if directory.is_dir() else []:
+            if file.stem in seen:
+                continue
+            try:
+                seen[file.stem] = load_preset_file(file)
+            except ConfigError:
+                if strict:
+                    raise
+    return sorted(seen.values(), key=lambda p: (p.task != "colorize", p.name))

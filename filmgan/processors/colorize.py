@@ -1,0 +1,61 @@
+"""Colorization as a frame processor (torch-free: it drives any ``Engine``).
+
+Per batch: frames -> Lab L at the render size (short side) -> engine -> ab at the render size ->
+bilinear upsampling to full resolution -> recombined with the full-resolution source luminance. The output's
+luminance is the input's (see ``video.color.recombine_luminance_chroma``), and the cost of the network does
+not depend on the output resolution. Colour input is re-colorized from its luminance.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from ..errors import CheckpointError
+from ..video.color import recombine_luminance_chroma, rgb_to_luminance_l
+from ..video.frames import FrameBatch
+
+L_SCALE, AB_SCALE = 50.0, 110.0  # must match filmgan.models.lab
+
+
+def render_dims(width: int, height: int, short_side: int | None, multiple: int = 16) -> tuple[int, int]:
+    """(w, h) with the short side scaled to ``short_side`` (never upscaled), rounded to ``multiple``."""
+    scale = 1.0 if not short_side else min(1.0, short_side / min(width, height))
+    w = max(multiple, int(round(width * scale / multiple)) * multiple)
+    h = max(multiple, int(round(height * scale / multiple)) * multiple)
+    return w, h
+
+
+class ColorizeProcessor:
+    """FrameProcessor that colorizes frames with an engine whose card says task 'colorize' (Lab)."""
+
+    def __init__(self, engine, render_size: int | None = None):
+        card = engine.card
+        if card.task not in ("colorize", "multitask") or card.color_space != "lab":
+            raise CheckpointError(f"model '{card.name}' is a {card.task}/{card.color_space} model, not a Lab colorizer")
+        self.engine = engine
+        self.render_size = render_size or card.internal_size or 256
+
+    def colorize(self, frames: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 colorized."""
+        n, h, w = frames.shape[:3]
+        rw, rh = render_dims(w, h, self.render_size)
+        small = [cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames]
+        L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
+        ab = self.engine.run(L.astype(np.float32)) * AB_SCALE
+        out = np.empty_like(frames)
+        for i in range(n):
+            ab_full = cv2.resize(np.ascontiguousarray(ab[i].transpose(1, 2, 0)), (w, h), interpolation=cv2.INTER_LINEAR)
+            out[i] = recombine_luminance_chroma(frames[i], ab_full)
+        return out
+
+    def process(self, batch: FrameBatch) -> Iterable[FrameBatch]:
+        return (batch.with_frames(self.colorize(batch.frames)),)
+
+    def flush(self) -> Iterable[FrameBatch]:
+        return ()
+
+    def reset(self) -> None:
+        return None

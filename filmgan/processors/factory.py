@@ -1,0 +1,20 @@
+"""Build the frame processor for a preset and the user's flags: engine -> task processor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backends import load_engine
+from ..presets import Preset
+from .colorize import ColorizeProcessor
+
+
+def build_processor(preset: Preset, options: dict[str, Any]):
+    model_path = options.get("model") or preset.model_path()
+    engine = load_engine(model_path, backend=options.get("backend", "auto"), task=preset.task, precision=options.get("precision", "auto"), compile=options.get("compile_model", False))
+    render_size = options.get("render_size") or preset.render_size
+    if preset.task == "colorize":
+        return ColorizeProcessor(engine, render_size=render_size)
+    from .stylize import StylizeProcessor
+
+    return StylizeProcessor(engine, render_size=render_size)

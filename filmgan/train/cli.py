@@ -1,0 +1,94 @@
+"""``filmgan train ...``: click glue over the trainers. torch is imported only when a command runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def train():
+    """Train the project's GAN generators (needs the 'train' extra: torch, scikit-image)."""
+
+
+def _log_printer(quiet: bool):
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+
+    def log(event: dict) -> None:
+        if quiet:
+            return
+        shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in event.items() if k != "event"}
+        console.print(f"[bold]{event['event']}[/] " + " ".join(f"{k}={v}" for k, v in shown.items()))
+
+    return log
+
+
+def trainer_options(fn):
+    for option in reversed(
+        [
+            click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True, help="Run directory (logs, samples, checkpoints, model)."),
+            click.option("--steps", type=click.IntRange(1), default=4000, show_default=True),
+            click.option("--batch", type=click.IntRange(1), default=16, show_default=True),
+            click.option("--crop", type=click.IntRange(32), default=128, show_default=True),
+            click.option("--lr", type=float, default=2e-4, show_default=True),
+            click.option("--gan-loss", type=click.Choice(["hinge", "lsgan", "vanilla", "wgan-gp"]), default="hinge", show_default=True),
+            click.option("--precision", type=click.Choice(["auto", "bf16", "fp16", "fp32"]), default="auto", show_default=True),
+            click.option("--device", default="auto", show_default=True),
+            click.option("--seed", type=int, default=0, show_default=True),
+            click.option("--val-every", type=click.IntRange(1), default=250, show_default=True),
+            click.option("--ckpt-every", type=click.IntRange(1), default=50, show_default=True),
+            click.option("--resume", is_flag=True, help="Continue from RUN/last exactly (weights, optimizers, schedules, RNG)."),
+            click.option("--quiet", "-q", is_flag=True),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _run(task, options: dict) -> dict:
+    from ..errors import ConfigError
+    from .loop import Trainer, TrainConfig
+
+    cfg = TrainConfig(
+        out=options["out"], steps=options["steps"], batch=options["batch"], crop=options["crop"], lr_g=options["lr"], lr_d=options["lr"],
+        gan_mode=options["gan_loss"], seed=options["seed"], precision=options["precision"], val_every=options["val_every"],
+        ckpt_every=options["ckpt_every"], device=options["device"],
+    )
+    trainer = Trainer(task, cfg, log=_log_printer(options["quiet"]))
+    resumed = trainer.resume() if options["resume"] else False
+    if not options["resume"] and (Path(cfg.out) / "last").exists():
+        raise ConfigError(f"{cfg.out} already holds a run; pass --resume to continue it or choose another --out")
+    _log_printer(options["quiet"])({"event": "start", "resumed": resumed, "step": trainer.step, "device": str(trainer.device)})
+    return trainer.run()
+
+
+@train.command("colorize")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path), help="Image folders/files or videos (repeatable).")
+@click.option("--val", "val", multiple=True, type=click.Path(exists=True, path_type=Path), help="Validation images (fixed; excluded from training).")
+@click.option("--exclude", multiple=True, type=click.Path(path_type=Path), help="Folders to keep out of training (held-out test split).")
+@click.option("--internal-size", type=click.IntRange(32), default=256, show_default=True)
+@click.option("--l1-weight", type=float, default=10.0, show_default=True)
+@click.option("--adv-weight", type=float, default=1.0, show_default=True)
+@click.option("--perceptual-weight", type=float, default=0.0, show_default=True)
+@click.option("--vgg-weights", type=click.Path(exists=True, path_type=Path), help="torchvision VGG16 weights for the perceptual loss (default: the seeded random feature net).")
+@trainer_options
+def train_colorize(data, val, exclude, internal_size, l1_weight, adv_weight, perceptual_weight, vgg_weights, **options):
+    """Train the Lab U-Net colorizer (L1 + adversarial, PatchGAN with spectral norm)."""
+    from ..cli import handle_errors
+    from .colorize import build_colorize_task
+
+    @handle_errors
+    def go(as_json=False):
+        features = {"kind": "vgg16", "path": str(vgg_weights)} if vgg_weights else None
+        task = build_colorize_task(
+            [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], internal_size=internal_size,
+            l1_weight=l1_weight, adv_weight=adv_weight, perceptual_weight=perceptual_weight, gan_mode=options["gan_loss"], features=features,
+        )
+        metrics = _run(task, options)
+        click.echo(json.dumps({"ok": True, "out": str(options["out"]), "metrics": metrics}))
+
+    go()
