@@ -121,13 +121,23 @@ def load_preset_file(path: str | Path) -> Preset:
     )
 
 
+_TYPE_NAMES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def _type_ok(value: Any, annotation: str) -> bool:
+    """Does a TOML value fit a dataclass annotation such as 'int | None' or 'float'?"""
+    allowed = [t for name, types in _TYPE_NAMES.items() if name in annotation.replace(" ", "").split("|") for t in types]
+    if isinstance(value, bool):
+        return bool in allowed
+    return not allowed or isinstance(value, tuple(allowed))
+
+
 def _check_values(path: Path, table: str, cls: type, values: dict[str, Any]) -> None:
-    """Build the dataclass once so its own validation (and type errors) point at this file."""
-    types = {f.name: f.type for f in fields(cls)}
+    """Check each value's type, then build the dataclass so its own validation points at this file."""
+    types = {f.name: str(f.type) for f in fields(cls)}
     for key, value in values.items():
-        expected = str(types[key])
-        if ("bool" in expected) != isinstance(value, bool) and ("int" in expected or "float" in expected or "bool" in expected):
-            raise _fail(path, f"[{table}] {key} = {value!r} has the wrong type (expected {expected})")
+        if not _type_ok(value, types[key]):
+            raise _fail(path, f"[{table}] {key} = {value!r} has the wrong type (expected {types[key]})")
     try:
         cls(**values)
     except (ConfigError, TypeError, ValueError) as exc:

@@ -80,6 +80,7 @@ _LINEAR_TO_SRGB8_LUT = to_uint8(linear_to_srgb(np.arange(_LIN_LUT_SIZE, dtype=np
 _XYZ_TO_RGB32 = XYZ_TO_RGB.astype(np.float32)
 _WHITE32 = WHITE_D65.astype(np.float32)
 _Y_ROW = RGB_TO_XYZ[1:2].astype(np.float32)
+_GAMUT_TOL = 1e-4  # float error on in-gamut colours; the LUT clips it
 
 
 def linear_luminance(rgb8: np.ndarray) -> np.ndarray:
@@ -106,7 +107,7 @@ def recombine_luminance_chroma(luma_rgb8: np.ndarray, ab: np.ndarray, bisection_
     fy = _f(y / _WHITE32[1]).astype(np.float32)
     ab = ab.astype(np.float32, copy=False)
     lin = _linear_rgb_from_y_ab(y, fy, ab, 1.0)
-    bad = cv2.inRange(lin.reshape(-1, 1, 3), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)).reshape(y.shape) == 0
+    bad = cv2.inRange(lin.reshape(-1, 1, 3), (-_GAMUT_TOL,) * 3, (1.0 + _GAMUT_TOL,) * 3).reshape(y.shape) == 0
     if bad.any():
         lin[bad] = _shrink_into_gamut(y[bad], fy[bad], ab[bad], bisection_steps)
     idx = np.clip(lin * (_LIN_LUT_SIZE - 1) + 0.5, 0, _LIN_LUT_SIZE - 1).astype(np.int32)
