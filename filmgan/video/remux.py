@@ -36,11 +36,24 @@ def check_supported(out, streams: list[StreamInfo], dst) -> None:
                 f"({s.codec}); write .mkv instead (it takes nearly every codec), or drop the stream with {flag}")
 
 
+KEPT_METADATA = ("language", "title", "handler_name")  # not DURATION & co., which the muxer recomputes
+
+
+def _copy_labels(template, stream) -> None:
+    """Carry language/title tags and the disposition (default, forced...) over to the copy."""
+    for key, value in template.metadata.items():
+        if key.lower() in KEPT_METADATA:
+            stream.metadata[key] = value
+    stream.disposition = template.disposition
+
+
 class PacketCopier:
     """Remuxes the chosen side streams of ``source`` into ``out`` as the video advances.
 
-    ``window`` = (start, end) in source seconds restricts the copy to packets whose time falls in
-    [start, end) and shifts them by ``-start``; ``None`` copies everything verbatim.
+    ``begin(start)`` and ``finish(end)`` in source seconds restrict the copy to the packets that overlap
+    [start, end) -- so the audio covers the whole video span; the first packet may start slightly before
+    zero, which containers express exactly (edit list / codec delay) -- and shift them by ``-start``.
+    ``begin(None)`` copies everything verbatim.
     """
 
     def __init__(self, source: str | os.PathLike, out, streams: list[StreamInfo], dst) -> None:
@@ -56,10 +69,12 @@ class PacketCopier:
         for s in streams:
             template = self._src.streams[s.index]
             try:
-                self._map[s.index] = out.add_stream_from_template(template)
+                copy = out.add_stream_from_template(template)
             except (ValueError, av.error.FFmpegError) as exc:
                 raise OutputError(f"cannot copy {s.kind} stream #{s.index} ({s.codec}) into {dst}: {exc}; "
                                   "try an .mkv output") from exc
+            _copy_labels(template, copy)
+            self._map[s.index] = copy
 
     def begin(self, start: Fraction | None) -> None:
         """Start reading; with ``start`` (seconds) copy only from there on, shifted to zero."""
@@ -104,8 +119,8 @@ class PacketCopier:
             if not keep_going(when):
                 return
             self._pending = None
-            if self._start is not None and when < self._start:
-                continue  # before the rendered range
+            if self._start is not None and when + (packet.duration or 0) * Fraction(packet.time_base) <= self._start:
+                continue  # ends before the rendered range (a packet straddling its start is kept)
             self._mux(packet)
 
     def _mux(self, packet: av.Packet) -> None:
