@@ -84,6 +84,8 @@ class BlendConfig:
     scene_cut_threshold: float = 0.5  # SceneCutDetector score (0..1) that starts a new shot
     chroma_only: bool = False  # blend chroma only, keep G(x_t)'s luma exactly (colorization)
     feather: float = 1.5  # Gaussian sigma (px at flow size) softening the confidence mask
+    flat_threshold: float = 1.0  # RMS source gradient (grey levels/px at flow size) below which the
+    # forward-backward check is ignored (flat regions: only the photometric check applies); 0 = never
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.strength < 1.0:
@@ -95,7 +97,7 @@ class BlendConfig:
             )
         if self.flow_max_side is not None and self.flow_max_side < 16:
             raise ConfigError(f"blend.flow_max_side must be >= 16 or None, got {self.flow_max_side}")
-        for name in ("occlusion_slack", "photometric_threshold", "feather"):
+        for name in ("occlusion_slack", "photometric_threshold", "feather", "flat_threshold"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"blend.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 < self.scene_cut_threshold <= 1.0:

@@ -4,7 +4,8 @@ For frame t with source ``x_t`` and generator output ``G(x_t)``::
 
     f      = compute_flow(x_t, x_{t-1})                backward flow on source luma (DIS, reduced size)
     M      = not occluded (forward-backward check) and not a motion boundary   (Sundaram et al. 2010)
-             eroded and feathered, times exp(-(e / tau)^2) where e = max_c |warp(x_{t-1}, f) - x_t|
+             -- both ignored where the source is flat --, target inside the frame; eroded and
+             feathered, times exp(-(e / tau)^2) where e = max_c |warp(x_{t-1}, f) - x_t|
     out_t  = a*M * warp(out_{t-1}, f) + (1 - a*M) * G(x_t)
 
 as in the short-term consistency of Ruder et al., "Artistic style transfer for videos" (GCPR 2016), applied
@@ -12,7 +13,10 @@ as a post-process (cf. Lai et al., "Learning Blind Video Temporal Consistency", 
 the previous *blended* output, so the blend is a per-pixel exponential memory along motion paths; ``a`` is
 ``BlendConfig.strength``. The photometric factor catches flow failures (fast motion, flashes) that the
 consistency check misses, so a moving object leaves no ghost trail; it is measured on the source RGB (at
-flow size), so it also sees an object whose colour, not luma, differs from the background. State is reset (``out_t = G(x_t)``) on
+flow size), so it also sees an object whose colour, not luma, differs from the background. In flat
+source regions (sky, walls) flow is ill-posed and fails the forward-backward check on compression noise,
+yet any flow warps a flat region correctly: there only the photometric check decides, so flat areas --
+where flicker shows most -- are blended too. State is reset (``out_t = G(x_t)``) on
 scene cuts, at the first frame and after :meth:`FlowBlender.reset`.
 
 With ``chroma_only`` (colorization) only the chroma ``RGB - Y'`` is blended; the luma Y' (BT.601 weights
@@ -33,7 +37,7 @@ import numpy as np
 from ..config import BlendConfig
 from ..errors import FilmganError, InputError
 from ..video.frames import FrameBatch, FrameProcessor
-from .flow import FlowEstimator, flow_size, occlusion_mask, resize_flow, to_gray
+from .flow import FlowEstimator, flat_mask, flow_size, occlusion_mask, out_of_frame, resize_flow, to_gray
 from .scenecut import SceneCutDetector
 from .warp import warp
 
@@ -145,8 +149,11 @@ class FlowBlender:
         cfg = self.config
         bwd = self._flow.calc(gray, self._prev_gray)
         fwd = self._flow.calc(self._prev_gray, gray)
-        valid = (~occlusion_mask(bwd, fwd, cfg.occlusion_slack)).astype(np.float32)
-        weight = feather(valid, cfg.feather)
+        bad = occlusion_mask(bwd, fwd, cfg.occlusion_slack, mark_out_of_frame=False)
+        if cfg.flat_threshold > 0:
+            bad &= ~flat_mask(gray, cfg.flat_threshold)
+        bad |= out_of_frame(bwd)
+        weight = feather((~bad).astype(np.float32), cfg.feather)
         if cfg.photometric_threshold > 0:
             weight *= photometric_weight(warp(self._prev_small, bwd), small, cfg.photometric_threshold)
         weight *= cfg.strength

@@ -148,6 +148,19 @@ def motion_boundary_mask(f: np.ndarray) -> np.ndarray:
     return grad > 0.01 * _sq_norm(f) + 0.002
 
 
+def flat_mask(gray: np.ndarray, threshold: float, sigma: float = 2.0) -> np.ndarray:
+    """True where a uint8 grey image is flat: local RMS gradient (grey levels/px) below ``threshold``.
+
+    There flow is ill-posed (sky, walls, blurred backgrounds; compression blocks make DIS flow noisy and
+    fail the forward-backward check) while any flow warps the image correctly.
+    """
+    g = gray.astype(np.float32)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+    energy = cv2.GaussianBlur(gx * gx + gy * gy, (0, 0), sigma)
+    return energy < threshold * threshold
+
+
 def occlusion_mask(
     fwd: np.ndarray,
     bwd: np.ndarray,
