@@ -3,9 +3,11 @@ Ctrl-C, atomicity, progress, and the no-torch rule."""
 
 from __future__ import annotations
 
+import _thread
 import subprocess
 import sys
 import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -128,6 +130,27 @@ def test_failure_midway_leaves_nothing(clips, tmp_path, error):
         render(clips["long_mp4"].path, dst, Boom(error), cfg(batch_size=2))
     assert not dst.exists() and leftovers(tmp_path) == []
     assert threading.active_count() == before  # decoder and encoder threads have stopped
+
+
+class Slow(IdentityProcessor):
+    def process(self, batch):
+        time.sleep(0.02)
+        return (batch,)
+
+
+def test_ctrl_c_stops_promptly_and_leaves_nothing(clips, tmp_path):
+    """A real SIGINT (as from Ctrl-C) delivered to the main thread while it waits on a queue."""
+    before = threading.active_count()
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        render(clips["long_mp4"].path, tmp_path / "out.mp4", Slow(), cfg(batch_size=1))
+        time.sleep(5)  # not reached unless the render finished before the signal
+    timer.join()
+    assert time.perf_counter() - started < 3
+    assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
+    assert threading.active_count() == before
 
 
 class Lossy(IdentityProcessor):

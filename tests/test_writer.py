@@ -234,3 +234,41 @@ def test_nothing_written_is_an_error(clips, tmp_path):
         with VideoWriter(tmp_path / "out.mp4", probe(clips["cfr24"].path), EncodeConfig(**FAST)):
             pass
     assert leftovers(tmp_path) == [] and not (tmp_path / "out.mp4").exists()
+
+
+# -- still images ------------------------------------------------------------------------------------
+
+def test_image_round_trip_png_is_exact(tmp_path):
+    from filmgan.video import images
+
+    rgb = media.pattern(3, 40, 30)
+    path = images.write_image(tmp_path / "still ü.png", rgb)
+    assert np.array_equal(images.read_image(path), rgb) and leftovers(tmp_path) == []
+    assert images.is_image(path) and not images.is_image(tmp_path / "clip.mp4")
+
+
+def test_image_grey_16bit_and_alpha(tmp_path):
+    import cv2
+
+    from filmgan.video import images
+
+    cv2.imwrite(str(tmp_path / "g16.png"), np.full((4, 5), 65535, np.uint16))
+    assert images.read_image(tmp_path / "g16.png").tolist() == np.full((4, 5, 3), 255).tolist()
+    bgra = np.zeros((2, 2, 4), np.uint8)  # fully transparent black -> white page
+    cv2.imwrite(str(tmp_path / "a.png"), bgra)
+    assert (images.read_image(tmp_path / "a.png") == 255).all()
+
+
+def test_image_errors(tmp_path):
+    from filmgan.video import images
+
+    with pytest.raises(InputError, match="no such file"):
+        images.read_image(tmp_path / "none.png")
+    (tmp_path / "bad.png").write_text("no")
+    with pytest.raises(InputError, match="not a readable image"):
+        images.read_image(tmp_path / "bad.png")
+    with pytest.raises(OutputError, match="extension"):
+        images.write_image(tmp_path / "x.mp4", np.zeros((2, 2, 3), np.uint8))
+    (tmp_path / "keep.png").write_bytes(b"x")
+    with pytest.raises(OutputError, match="already exists"):
+        images.write_image(tmp_path / "keep.png", np.zeros((2, 2, 3), np.uint8), overwrite=False)

@@ -93,12 +93,15 @@ class _Stage:
 
 
 def _decode(stage: _Stage, reader: VideoReader, out: queue.Queue) -> None:
+    batches = iter(reader)
     try:
-        for batch in reader:
+        for batch in batches:
             stage.put(out, batch)
         stage.put(out, _END)
     except BaseException as exc:  # noqa: BLE001 -- handed to the caller
         stage.fail(exc)
+    finally:
+        batches.close()  # closes the source now, not at garbage collection
 
 
 def _encode(stage: _Stage, writer: VideoWriter, inq: queue.Queue) -> None:
@@ -161,6 +164,7 @@ def render(src: str | os.PathLike, dst: str | os.PathLike, processor: FrameProce
     info = probe(src)
     check_destination(dst, overwrite=config.overwrite, source=src)
     reader = VideoReader(src, config.decode, info=info)
+    processor.reset()  # a render (or farm chunk) starts with no temporal state from earlier clips
     ranged = config.decode.start > 0 or config.decode.end is not None
     started = time.perf_counter()
     stage = _Stage()

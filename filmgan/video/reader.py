@@ -23,6 +23,7 @@ memory at a time.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from fractions import Fraction
@@ -37,6 +38,7 @@ from ..errors import ConfigError, InputError
 from .frames import FrameBatch
 from .probe import GRID_TOLERANCE, ClipInfo, open_input, probe
 
+THREAD_TYPES = ("SLICE", "FRAME", "AUTO", "NONE")
 SEEK_BACKOFF_SECONDS = (0, 2, 10, 60)  # successive extra distances before the start; then from the top
 TRUNCATION_SLACK_FRAMES = 2  # a stream may end this many frame durations (+ seconds) before its
 TRUNCATION_SLACK_SECONDS = Fraction(1, 20)  # recorded duration without counting as truncated
@@ -50,7 +52,9 @@ class _Restart(Exception):
 class VideoReader:
     """Iterate ``FrameBatch``es of ``decode.batch_size`` RGB frames over [decode.start, decode.end).
 
-    ``reader.info`` is the source's ``ClipInfo``. Iterating twice decodes twice.
+    ``reader.info`` is the source's ``ClipInfo``. Iterating twice decodes twice. Frames are RGB at the
+    probed size (a mid-stream resolution change is scaled back to it); a frame without a pts gets its
+    CFR-grid pts.
     """
 
     def __init__(self, src: str | os.PathLike, decode: DecodeConfig | None = None,
@@ -73,7 +77,7 @@ class VideoReader:
             if not pts:
                 first_index = index
             frames[len(pts)] = frame.to_ndarray(format="rgb24", width=size[1], height=size[0])
-            pts.append(frame.pts if frame.pts is not None else index)
+            pts.append(frame.pts if frame.pts is not None else self.info.pts_of(index))
             produced += 1
             if len(pts) == batch_size:
                 yield FrameBatch(frames, np.asarray(pts, np.int64), self.info.time_base, first_index)
@@ -154,21 +158,14 @@ class VideoReader:
 
     # -- decoding with the corrupt-data policy -------------------------------------------------------
 
+    @contextlib.contextmanager
     def _open(self):
-        reader = self
-
-        class _Ctx:
-            def __enter__(self):
-                self.container = open_input(reader.path)
-                stream = self.container.streams[reader.info.stream_index]
-                stream.thread_type = reader.decode.thread_type
-                stream.thread_count = reader.decode.threads
-                return self.container, stream
-
-            def __exit__(self, *exc):
-                self.container.close()
-
-        return _Ctx()
+        """A fresh demuxer + decoder for one pass (each seek attempt starts clean)."""
+        with open_input(self.path) as container:
+            stream = container.streams[self.info.stream_index]
+            stream.thread_type = self.decode.thread_type
+            stream.thread_count = self.decode.threads
+            yield container, stream
 
     def _decoded(self, container, stream, counting: bool = False) -> Iterator[av.VideoFrame]:
         """Decoded frames in presentation order, applying the corrupt-data policy.
@@ -258,6 +255,8 @@ def _first_keyframe(frames: Iterator[av.VideoFrame]) -> av.VideoFrame:
 def _check_range(decode: DecodeConfig, info: ClipInfo) -> None:
     if decode.batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {decode.batch_size}")
+    if decode.thread_type not in THREAD_TYPES:
+        raise ConfigError(f"decode thread_type must be one of {', '.join(THREAD_TYPES)}, got '{decode.thread_type}'")
     if decode.start < 0 or (decode.end is not None and decode.end <= decode.start):
         raise ConfigError(f"bad frame range [{decode.start}, {decode.end})")
     if info.frames_exact and info.frames is not None and decode.start >= info.frames:
