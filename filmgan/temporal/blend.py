@@ -16,8 +16,8 @@ consistency check misses, so a moving object leaves no ghost trail; it is measur
 flow size), so it also sees an object whose colour, not luma, differs from the background. In flat
 source regions (sky, walls) flow is ill-posed and fails the forward-backward check on compression noise,
 yet any flow warps a flat region correctly: there only the photometric check decides, so flat areas --
-where flicker shows most -- are blended too. State is reset (``out_t = G(x_t)``) on
-scene cuts, at the first frame and after :meth:`FlowBlender.reset`.
+where flicker shows most -- are blended too. State is reset (``out_t = G(x_t)``) on scene cuts, at the
+first frame, when the frame size changes and after :meth:`FlowBlender.reset`.
 
 With ``chroma_only`` (colorization) only the chroma ``RGB - Y'`` is blended; the luma Y' (BT.601 weights
 of the gamma-encoded RGB, as in ``cv2.COLOR_RGB2YCrCb``) of ``G(x_t)`` is kept, and blended chroma that
@@ -108,7 +108,7 @@ class FlowBlender:
             return output.copy()
         small = self._small(source)
         gray = to_gray(small)
-        cut = self._cuts.is_cut(source)
+        cut = self._cuts.is_cut(small)  # the detector works at 128 px wide anyway
         self.cuts += int(cut)
         if cut or not self._continues(gray, output):
             result = output.copy()
@@ -185,40 +185,40 @@ def blend_rgb(warped: np.ndarray, current: np.ndarray, weight: np.ndarray) -> np
     return cv2.blendLinear(warped, current, weight, 1.0 - weight)
 
 
-# RGB -> (Y', R - Y', B - Y') with BT.601 luma weights; G - Y' follows from the other two.
-_TO_YDIFF = np.array([[0.299, 0.587, 0.114], [0.701, -0.587, -0.114], [-0.299, -0.587, 0.886]], np.float32)
-_G_FROM_R, _G_FROM_B = -0.299 / 0.587, -0.114 / 0.587
-
-
-def _ydiff(rgb: np.ndarray) -> list[np.ndarray]:
-    return list(cv2.split(cv2.transform(rgb.astype(np.float32), _TO_YDIFF)))
-
-
 def blend_chroma(warped: np.ndarray, current: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Blend the chroma ``RGB - Y'`` of ``warped`` into ``current`` keeping ``current``'s luma Y'.
+    """Blend the chroma ``RGB - Y'`` of ``warped`` into ``current``, keeping ``current``'s luma Y' (BT.601).
 
-    Works in (Y', R - Y', B - Y'); blended chroma that would leave [0, 255] at that luma is scaled
-    towards grey (a luma-preserving gamut clip), so the uint8 result has |Y'(out) - Y'(current)| <= 0.5.
+    Blending the chroma alone equals the RGB blend minus ``weight * (Y'(warped) - Y'(current))`` on every
+    channel. Pixels that this pushes out of [0, 255] get their chroma scaled towards grey at the kept luma
+    (a luma-preserving gamut clip), so the uint8 result has |Y'(out) - Y'(current)| <= 0.5.
     """
-    y, dr, db = _ydiff(current)
-    _, pr, pb = _ydiff(warped)
-    rest = 1.0 - weight
-    dr = cv2.blendLinear(pr, dr, weight, rest)
-    db = cv2.blendLinear(pb, db, weight, rest)
-    dg = cv2.addWeighted(dr, _G_FROM_R, db, _G_FROM_B, 0.0)
-    hi = cv2.max(cv2.max(dr, dg), db)
-    lo = cv2.min(cv2.min(dr, dg), db)
+    prev = warped.astype(np.float32)
+    cur = current.astype(np.float32)
+    y_cur = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY)
+    dy = cv2.multiply(weight, cv2.subtract(cv2.cvtColor(prev, cv2.COLOR_RGB2GRAY), y_cur))
+    out = cv2.subtract(cv2.blendLinear(prev, cur, weight, 1.0 - weight), cv2.merge([dy, dy, dy]))
+    if out.min() < -0.5 or out.max() > 255.5:
+        _gamut_clip(out, y_cur)
+    return cv2.convertScaleAbs(out)
+
+
+def _gamut_clip(rgb: np.ndarray, luma: np.ndarray) -> None:
+    """In place: move out-of-range float RGB pixels towards grey at their luma until they fit [0, 255]."""
+    bad = (rgb.min(axis=2) < -0.5) | (rgb.max(axis=2) > 255.5)
+    y = luma[bad][:, None]
+    chroma = rgb[bad] - y
     eps = np.float32(1e-6)
-    k = np.minimum(np.minimum((255.0 - y) / np.maximum(hi, eps), y / np.maximum(-lo, eps)), 1.0)
-    channels = [cv2.add(y, cv2.multiply(k, d)) for d in (dr, dg, db)]
-    return cv2.convertScaleAbs(cv2.merge(channels))
+    k_hi = (255.0 - y) / np.maximum(chroma.max(axis=1, keepdims=True), eps)
+    k_lo = y / np.maximum(-chroma.min(axis=1, keepdims=True), eps)
+    rgb[bad] = y + np.minimum(np.minimum(k_hi, k_lo), 1.0) * chroma
 
 
 class TemporalProcessor:
     """A :class:`FrameProcessor` that runs ``inner`` and blends its outputs with a :class:`FlowBlender`.
 
     Outputs are matched to sources by order (their pts must agree), so ``inner`` may hold frames back;
-    the sources it has not answered yet are kept until it does, and nothing else.
+    the sources it has not answered yet are kept (by reference: producers must not reuse a batch's
+    array) until it does, and nothing else.
     """
 
     def __init__(self, inner: FrameProcessor, blender: FlowBlender | None = None) -> None:

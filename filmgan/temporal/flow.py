@@ -57,10 +57,8 @@ def resize_flow(flow_field: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = flow_field.shape[:2]
     if (w, h) == tuple(size):
         return flow_field
-    out = cv2.resize(flow_field, tuple(size), interpolation=cv2.INTER_LINEAR)
-    out[..., 0] *= size[0] / w
-    out[..., 1] *= size[1] / h
-    return out
+    out = cv2.resize(flow_field.astype(np.float32, copy=False), tuple(size), interpolation=cv2.INTER_LINEAR)
+    return cv2.multiply(out, (size[0] / w, size[1] / h, 0.0, 0.0))
 
 
 class FlowEstimator:

@@ -41,7 +41,7 @@ def warp(image: np.ndarray, f: np.ndarray, interpolation: int = cv2.INTER_LINEAR
     if image.ndim == 3 and image.shape[2] > 4:
         raise InputError(f"warp supports at most 4 channels, got {image.shape[2]}")
     src = image.astype(np.float32) if image.dtype == np.float64 else image
-    coords = _grid(*f.shape[:2]) + f.astype(np.float32, copy=False)
+    coords = cv2.add(_grid(*f.shape[:2]), f.astype(np.float32, copy=False))
     out = cv2.remap(src, coords, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
     if out.ndim == 2 and image.ndim == 3:  # OpenCV drops a trailing singleton channel
         out = out[..., None]
