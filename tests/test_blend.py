@@ -12,7 +12,7 @@ from filmgan.config import BlendConfig
 from filmgan.errors import ConfigError, InputError
 from filmgan.metrics.flicker import WarpError
 from filmgan.temporal.blend import FlowBlender, FrameOrderError, TemporalProcessor, blend_chroma
-from filmgan.video.frames import FrameBatch, MapProcessor
+from filmgan.video.frames import FrameBatch, FrameProcessor, MapProcessor
 
 BT601 = np.array([0.299, 0.587, 0.114])
 
@@ -189,6 +189,14 @@ def test_reduced_flow_size_still_blends():
     assert warp_error(blended, sources) <= 0.5 * warp_error(outputs, sources)
 
 
+def test_state_is_bounded_to_one_frame():
+    sources = panning_clip(12)
+    blender = FlowBlender()
+    blend_all(blender, sources, colour_jitter(sources))
+    held = [v.nbytes for v in vars(blender).values() if isinstance(v, np.ndarray)]
+    assert sum(held) <= 2.5 * sources[0].nbytes  # previous source (+ its grey) and previous output
+
+
 def test_reset_and_disabled_give_the_generator_output():
     sources = panning_clip(3)
     outputs = colour_jitter(sources)
@@ -254,6 +262,7 @@ def test_temporal_processor_matches_outputs_to_sources_by_order():
 def test_temporal_processor_wraps_a_stateless_processor():
     sources = panning_clip(3)
     proc = TemporalProcessor(MapProcessor(lambda frames: frames[..., ::-1].copy()))
+    assert isinstance(proc, FrameProcessor) and not isinstance(proc.blender, FrameProcessor)
     (out,) = proc.process(batch(sources))
     assert np.array_equal(out.frames[0], sources[0][..., ::-1])
     assert proc.flush() == []

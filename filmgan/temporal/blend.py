@@ -49,9 +49,11 @@ class FrameOrderError(FilmganError, RuntimeError):
 class FlowBlender:
     """Stateful blender: call :meth:`blend` with consecutive (sources, outputs) batches of one clip.
 
-    Holds only the previous frame (source luma at flow size and the last blended output), so memory does
-    not grow with video length. Not a :class:`FrameProcessor` itself, since it needs both the sources and
-    the generator outputs; :class:`TemporalProcessor` wraps a processor with it.
+    Holds only the previous frame (the source at flow size and the last blended output), so memory does
+    not grow with video length, and returns every frame at once (nothing to flush). Deliberately not a
+    :class:`FrameProcessor` (it has no one-argument ``process``), since it needs both the sources and the
+    generator outputs: :class:`TemporalProcessor` wraps a processor with it. This is the
+    ``FlowBlender.process(frames, outputs)`` step of DESIGN.md section 1, spelled :meth:`blend`.
     """
 
     def __init__(self, config: BlendConfig | None = None) -> None:
@@ -71,14 +73,6 @@ class FlowBlender:
         self._prev_gray = None
         self._prev_out = None
         self._cuts.reset()
-
-    def process(self, sources: FrameBatch, outputs: FrameBatch) -> tuple[FrameBatch]:
-        """:meth:`blend` in the processor style of DESIGN.md section 1."""
-        return (self.blend(sources, outputs),)
-
-    def flush(self) -> tuple[()]:
-        """Nothing is held back: every output is returned by the call that received it."""
-        return ()
 
     def blend(self, sources: FrameBatch, outputs: FrameBatch) -> FrameBatch:
         """Blend a batch of generator ``outputs`` made from ``sources`` (same count and pts, in order)."""
