@@ -163,7 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="720p", help="comma list of 360p,720p,1080p")
     parser.add_argument("--frames", type=int, default=300, help="frames of the speed clips")
-    parser.add_argument("--long", type=int, default=1200, help="frames of the long clip for the memory check")
+    parser.add_argument("--long", type=int, default=1200, help="frames of the long clip for the memory check (0: skip)")
     parser.add_argument("--preset", default="veryfast", help="x264 preset for encode/serial/render")
     parser.add_argument("--thread-type", default="SLICE", help="decoder threading for serial/render")
     parser.add_argument("--thread-types", action="store_true", help="compare SLICE/FRAME/AUTO decode (and render)")
@@ -193,6 +193,8 @@ def main() -> None:
             print(row(f"{size} {mode}", f"{r['fps']:.1f}", f"{r['rss_mb']:.0f}"))
         ratio = results["render"]["fps"] / results["serial"]["fps"]
         print(row(f"{size} render/serial", f"{ratio:.2f}", "target>=0.9"))
+        if args.long <= 0:
+            continue
         long_clip = make_clip(work / f"{size}-{args.long}.mp4", width, height, args.long)
         r = run("render", long_clip, args)
         print(row(f"{size} render {args.long} fr", f"{r['fps']:.1f}", f"{r['rss_mb']:.0f}"))
