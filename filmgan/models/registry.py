@@ -6,12 +6,14 @@ from torch import nn
 
 from ..errors import CheckpointError
 from .patchgan import MultiScalePatchGAN, PatchGAN
+from .stylenet import StyleNet
 from .unet import UNetColorizer
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     UNetColorizer.ARCH: UNetColorizer,
     PatchGAN.ARCH: PatchGAN,
     MultiScalePatchGAN.ARCH: MultiScalePatchGAN,
+    StyleNet.ARCH: StyleNet,
 }
 
 
