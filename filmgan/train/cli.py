@@ -92,3 +92,55 @@ def train_colorize(data, val, exclude, internal_size, l1_weight, adv_weight, per
         click.echo(json.dumps({"ok": True, "out": str(options["out"]), "metrics": metrics}))
 
     go()
+
+
+@train.command("stylize", context_settings={"default_map": {"batch": 4, "crop": 192, "steps": 1000, "val_every": 100}})
+@click.option("--style", "style", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The painting (image file).")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path), help="Content photo folders/files or videos (repeatable).")
+@click.option("--val", "val", multiple=True, type=click.Path(exists=True, path_type=Path), help="Validation photos (fixed; excluded from training).")
+@click.option("--exclude", multiple=True, type=click.Path(path_type=Path), help="Folders to keep out of training (held-out test split).")
+@click.option("--internal-size", type=click.IntRange(32), default=360, show_default=True, help="Default render short side recorded in the card.")
+@click.option("--load-size", type=click.IntRange(32), default=360, show_default=True, help="Short side the content photos are loaded at.")
+@click.option("--widths", default="16,32,64", show_default=True, help="Generator channels: stem, half, quarter resolution.")
+@click.option("--blocks", type=click.IntRange(1), default=5, show_default=True, help="Residual blocks.")
+@click.option("--stem-kernel", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--separable", is_flag=True, help="Depthwise-separable residual blocks.")
+@click.option("--content-weight", type=float, default=1.0, show_default=True)
+@click.option("--style-weight", type=float, default=5.0, show_default=True)
+@click.option("--tv-weight", type=float, default=0.0, show_default=True)
+@click.option("--adv-weight", type=float, default=0.05, show_default=True)
+@click.option("--vgg-weights", type=click.Path(exists=True, path_type=Path), help="torchvision VGG16 weights for the content/style losses (default: the seeded random feature net).")
+@click.option("--painter", help="Credit recorded in the card.")
+@click.option("--title", help="Credit recorded in the card.")
+@click.option("--year", help="Credit recorded in the card.")
+@click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch default; 1 is fastest on a busy 2-core machine).")
+@trainer_options
+def train_stylize(style, data, val, exclude, internal_size, load_size, widths, blocks, stem_kernel, separable, content_weight, style_weight, tv_weight, adv_weight, vgg_weights, painter, title, year, threads, **options):
+    """Train a feed-forward style generator after one painting (content + Gram style + TV + multi-scale PatchGAN)."""
+    from ..cli import handle_errors
+    from ..errors import ConfigError
+    from .stylize import build_style_task
+
+    @handle_errors
+    def go(as_json=False):
+        try:
+            channels = tuple(int(c) for c in widths.split(","))
+        except ValueError:
+            channels = ()
+        if len(channels) != 3 or min(channels) < 1:
+            raise ConfigError(f"--widths needs three positive integers like 16,32,64, got '{widths}'")
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        features = {"kind": "vgg16", "path": str(vgg_weights)} if vgg_weights else None
+        credits = {k: v for k, v in (("painter", painter), ("title", title), ("year", year)) if v}
+        task = build_style_task(
+            style, [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], internal_size=internal_size, load_size=load_size,
+            credits=credits, widths=channels, blocks=blocks, stem_kernel=stem_kernel, separable=separable, content_weight=content_weight,
+            style_weight=style_weight, tv_weight=tv_weight, adv_weight=adv_weight, gan_mode=options["gan_loss"], features=features,
+        )
+        metrics = _run(task, options)
+        click.echo(json.dumps({"ok": True, "out": str(options["out"]), "metrics": metrics}))
+
+    go()

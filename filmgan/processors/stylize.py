@@ -1,0 +1,114 @@
+"""Style transfer as a frame processor (torch-free: it drives any ``Engine`` whose card says task 'style').
+
+Per batch: frames -> resized so the short side is the render size (aspect kept, multiple of 8, never
+upscaled) -> RGB [0, 1] NCHW -> engine (in feathered tiles when the batch exceeds a pixel budget, see
+``tiling``) -> resized back to the frame size. The return trip to full resolution is either plain bicubic
+upsampling or a joint upsampling guided by the full-resolution source luminance (the fast guided filter
+of He & Sun 2015, arXiv:1505.00996): a local linear model ``out = a * Y + b`` is fitted at the render
+size and applied to the full-resolution luminance, which restores the frame's edges at full resolution.
+``scripts/eval_styles.py`` measures both.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from ..errors import CheckpointError, ConfigError
+from ..video.frames import FrameBatch
+from .colorize import render_dims
+from .tiling import run_tiled
+
+UPSAMPLERS = ("bicubic", "guided")
+DEFAULT_PIXEL_BUDGET = 2048 * 1152  # pixels per engine call before tiling (about 1.5 GB of activations for the preset nets)
+
+
+def _luma(rgb01: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of float RGB (H, W, 3) in [0, 1]."""
+    return rgb01 @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def guided_upsample(small_out: np.ndarray, small_guide: np.ndarray, full_guide: np.ndarray, radius: int = 2, eps: float = 1e-3) -> np.ndarray:
+    """Fast guided filter for joint upsampling (He, Sun & Tang, TPAMI 2013; He & Sun 2015).
+
+    ``small_out`` (h, w, 3) float32 is explained locally as ``a * small_guide + b`` (box windows of
+    ``radius``, regularised by ``eps``); ``a`` and ``b`` are smoothed, upsampled bilinearly and applied to
+    ``full_guide`` (H, W). Returns (H, W, 3) float32.
+    """
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def box(img: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(img, -1, size, borderType=cv2.BORDER_REFLECT)
+
+    g = small_guide[..., None]
+    mean_g, mean_p = box(small_guide)[..., None], box(small_out)
+    cov = box(small_out * g) - mean_g * mean_p
+    var = box(small_guide * small_guide)[..., None] - mean_g * mean_g
+    a = cov / (var + eps)
+    b = mean_p - a * mean_g
+    H, W = full_guide.shape
+    ab = cv2.resize(np.concatenate([box(a), box(b)], axis=2), (W, H), interpolation=cv2.INTER_LINEAR)
+    return ab[..., :3] * full_guide[..., None] + ab[..., 3:]
+
+
+class StylizeProcessor:
+    """FrameProcessor that restyles frames with an engine whose card says task 'style' (RGB in/out).
+
+    ``render_size``: short side the generator runs at (None: the card's internal size; 0: the frame's own
+    size). ``pixel_budget``: most pixels per engine call; larger frames run in tiles of ``tile`` pixels
+    (default: the square root of the budget) overlapping by ``overlap``.
+    """
+
+    def __init__(self, engine, render_size: int | None = None, upsample: str = "bicubic", pixel_budget: int = DEFAULT_PIXEL_BUDGET, tile: int | None = None, overlap: int = 64):
+        card = engine.card
+        if card.task not in ("style", "multitask") or card.color_space != "rgb":
+            raise CheckpointError(f"model '{card.name}' is a {card.task}/{card.color_space} model, not an RGB style model")
+        if upsample not in UPSAMPLERS:
+            raise ConfigError(f"unknown upsampling '{upsample}' ({', '.join(UPSAMPLERS)})")
+        self.engine = engine
+        self.render_size = card.internal_size if render_size is None else render_size
+        self.upsample = upsample
+        self.pixel_budget = int(pixel_budget)
+        self.tile = int(tile or max(256, int(self.pixel_budget**0.5) // 8 * 8))
+        self.overlap = int(overlap)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """Engine on (N, 3, h, w) float32: whole batch, frame by frame, or tiled, within the pixel budget."""
+        n, _, h, w = x.shape
+        if n * h * w <= self.pixel_budget:
+            return self.engine.run(x)
+        if h * w <= self.pixel_budget:
+            return np.concatenate([self.engine.run(x[i : i + 1]) for i in range(n)])
+        return np.concatenate([run_tiled(self.engine.run, x[i : i + 1], self.tile, self.overlap) for i in range(n)])
+
+    def stylize(self, frames: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 stylized."""
+        n, h, w = frames.shape[:3]
+        native = not self.render_size or min(w, h) <= self.render_size
+        rw, rh = (w, h) if native else render_dims(w, h, self.render_size, multiple=8)
+        same = (rw, rh) == (w, h)
+        small = frames if same else np.stack([cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames])
+        x = small.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+        y = np.clip(self._run(x), 0.0, 1.0).transpose(0, 2, 3, 1)
+        out = np.empty_like(frames)
+        for i in range(n):
+            if same:
+                full = y[i]
+            elif self.upsample == "guided":
+                guide = _luma(small[i].astype(np.float32) / 255.0)
+                full = guided_upsample(np.ascontiguousarray(y[i]), guide, _luma(frames[i].astype(np.float32) / 255.0))
+            else:
+                full = cv2.resize(np.ascontiguousarray(y[i]), (w, h), interpolation=cv2.INTER_CUBIC)
+            out[i] = np.clip(full * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+    def process(self, batch: FrameBatch) -> Iterable[FrameBatch]:
+        return (batch.with_frames(self.stylize(batch.frames)),)
+
+    def flush(self) -> Iterable[FrameBatch]:
+        return ()
+
+    def reset(self) -> None:
+        return None
