@@ -4,7 +4,7 @@ The frame is covered by tiles of at most ``tile`` x ``tile`` pixels that overlap
 (tile origins are multiples of ``align`` so a network's stride-2 sampling grid is the same in every tile).
 Each tile's result is weighted by a separable cosine ramp across the overlap and the weighted results are
 normalised by the summed weights: the weights form a partition of unity, so a smooth transition replaces a
-hard seam. The outermost ``overlap / 4`` pixels of each inner tile edge get weight zero, which discards
+hard seam. The outer quarter of every overlap gets weight zero at the inner tile edge, which discards
 the pixels that saw the tile border (padding) instead of image context. For a network whose receptive
 field radius is at most that margin the tiled result equals the untiled one; networks with instance
 normalisation see slightly different statistics per tile, which the feathering turns into a gentle
@@ -31,38 +31,47 @@ def _starts(length: int, tile: int, overlap: int, align: int) -> list[int]:
     return [*starts, -(-(length - tile) // align) * align]
 
 
+def _spans(length: int, tile: int, overlap: int, align: int) -> list[tuple[int, int]]:
+    return [(s, min(length, s + tile)) for s in _starts(length, tile, overlap, align)]
+
+
 def plan_tiles(height: int, width: int, tile: int, overlap: int, align: int = 8) -> list[tuple[int, int, int, int]]:
     """(y0, y1, x0, x1) of every tile; tiles are ``tile`` pixels (or the whole axis when it is shorter)."""
     if tile <= overlap:
         raise ValueError(f"tile ({tile}) must be larger than overlap ({overlap})")
-    out = []
-    for y0 in _starts(height, tile, overlap, align):
-        for x0 in _starts(width, tile, overlap, align):
-            out.append((y0, min(height, y0 + tile), x0, min(width, x0 + tile)))
-    return out
+    return [(y0, y1, x0, x1) for y0, y1 in _spans(height, tile, overlap, align) for x0, x1 in _spans(width, tile, overlap, align)]
 
 
-def _ramp(n: int, lead: bool, trail: bool, overlap: int) -> np.ndarray:
-    """1-D weights of a tile of length ``n``: cosine ramps over ``overlap`` on sides with a neighbour."""
+def _ramp(n: int, lead: int, trail: int) -> np.ndarray:
+    """1-D weights of a tile of length ``n`` that overlaps its neighbours by ``lead`` / ``trail`` pixels:
+    zero over the outer quarter of each overlap, then a cosine ramp to one over its middle half. Two
+    neighbours' ramps over the same overlap sum to one (0.5 - 0.5 cos t + 0.5 - 0.5 cos(pi - t) = 1)."""
     w = np.ones(n, np.float64)
-    margin = overlap // 4
-    span = max(1, overlap - 2 * margin)
-    d = np.arange(n, dtype=np.float64)
-    r = np.clip((d - margin + 0.5) / span, 0.0, 1.0)
-    ramp = 0.5 - 0.5 * np.cos(np.pi * r)
-    if lead:
-        w = np.minimum(w, ramp)
-    if trail:
-        w = np.minimum(w, ramp[::-1])
+    d = np.arange(n, dtype=np.float64) + 0.5
+    for size, dist in ((lead, d), (trail, d[::-1])):
+        if size > 0:
+            margin = size / 4.0
+            t = np.clip((dist - margin) / (size - 2.0 * margin), 0.0, 1.0)
+            w = np.minimum(w, 0.5 - 0.5 * np.cos(np.pi * t))
     return w
 
 
-def feather_weights(box: tuple[int, int, int, int], height: int, width: int, overlap: int) -> np.ndarray:
-    """(h, w) blend weights of one tile: ramps only on the sides that are inside the frame."""
-    y0, y1, x0, x1 = box
-    wy = _ramp(y1 - y0, y0 > 0, y1 < height, overlap)
-    wx = _ramp(x1 - x0, x0 > 0, x1 < width, overlap)
-    return np.outer(wy, wx)
+def _axis_weights(spans: list[tuple[int, int]]) -> list[np.ndarray]:
+    out = []
+    for i, (a, b) in enumerate(spans):
+        lead = spans[i - 1][1] - a if i > 0 else 0
+        trail = b - spans[i + 1][0] if i + 1 < len(spans) else 0
+        out.append(_ramp(b - a, lead, trail))
+    return out
+
+
+def tile_weights(height: int, width: int, tile: int, overlap: int, align: int = 8) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """Every tile box with its (h, w) blend weights (separable ramps on the sides with a neighbour)."""
+    if tile <= overlap:
+        raise ValueError(f"tile ({tile}) must be larger than overlap ({overlap})")
+    ys, xs = _spans(height, tile, overlap, align), _spans(width, tile, overlap, align)
+    wy, wx = _axis_weights(ys), _axis_weights(xs)
+    return [((y0, y1, x0, x1), np.outer(wy[i], wx[j])) for i, (y0, y1) in enumerate(ys) for j, (x0, x1) in enumerate(xs)]
 
 
 def run_tiled(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int, overlap: int = 64, align: int = 8) -> np.ndarray:
@@ -71,19 +80,17 @@ def run_tiled(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int, 
     Returns float32 (N, C', H, W). When the frame fits in one tile this is exactly ``fn(x)``.
     """
     n, _, h, w = x.shape
-    boxes = plan_tiles(h, w, tile, overlap, align)
-    if len(boxes) == 1:
+    tiles = tile_weights(h, w, tile, overlap, align)
+    if len(tiles) == 1:
         return fn(x)
     acc: np.ndarray | None = None
     total = np.zeros((h, w), np.float64)
-    for box in boxes:
-        y0, y1, x0, x1 = box
+    for (y0, y1, x0, x1), weight in tiles:
         out = fn(np.ascontiguousarray(x[:, :, y0:y1, x0:x1]))
         if out.shape[-2:] != (y1 - y0, x1 - x0):
             raise ValueError(f"tiled function changed the tile size {(y1 - y0, x1 - x0)} -> {out.shape[-2:]}")
         if acc is None:
             acc = np.zeros((n, out.shape[1], h, w), np.float64)
-        weight = feather_weights(box, h, w, overlap)
         acc[:, :, y0:y1, x0:x1] += out * weight
         total[y0:y1, x0:x1] += weight
     return (acc / np.maximum(total, 1e-12)).astype(np.float32)
