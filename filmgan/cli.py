@@ -72,6 +72,8 @@ def render_options(fn):
             click.option("--crf", type=click.IntRange(0, 63), help="Constant rate factor (quality) for h264/h265/vp9/av1."),
             click.option("--encode-preset", help="Encoder speed preset (x264/x265: ultrafast ... veryslow)."),
             click.option("--pix-fmt", help="Output pixel format, e.g. yuv420p, yuv420p10le, yuv422p10le."),
+            click.option("--temporal/--no-temporal", "temporal", default=None, help="Flow-guided temporal blending against flicker (default: on, as the preset says)."),
+            click.option("--temporal-strength", type=click.FloatRange(0.0, 0.99), help="Blend strength in [0, 1): higher is steadier, lower follows the per-frame output."),
             click.option("--skip-corrupt", is_flag=True, help="Skip undecodable packets instead of failing (timestamps keep A/V sync)."),
         ]
     ):
