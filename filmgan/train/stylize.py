@@ -223,8 +223,9 @@ def build_style_task(style: str | Path, data: list[str], val: list[str], exclude
     val_paths = list_media(val)[0][:val_count] if val else []
     val_images = [resize_short_side(read_image(p), internal_size) for p in val_paths]
     if not val_images:  # no validation folder: hold out the last images of the bank, deterministically
-        val_images = [resize_short_side(img, internal_size) for img in bank.images[-val_count:]]
-        bank = ImageBank(bank.images[:-val_count], bank.names[:-val_count])
+        held = max(1, min(val_count, len(bank.images) // 5))
+        val_images = [resize_short_side(img, internal_size) for img in bank.images[-held:]]
+        bank = ImageBank(bank.images[:-held], bank.names[:-held])
     description = {
         "train_sources": [str(d) for d in data],
         "excluded": [str(e) for e in exclude],
