@@ -144,3 +144,55 @@ def train_stylize(style, data, val, exclude, internal_size, load_size, widths, b
         click.echo(json.dumps({"ok": True, "out": str(options["out"]), "metrics": metrics}))
 
     go()
+
+
+@train.command("temporal", context_settings={"default_map": {"steps": 1000, "batch": 8, "lr": 5e-5, "val_every": 100}})
+@click.option("--init", "init", required=True, type=click.Path(exists=True, path_type=Path), help="The model to fine-tune: a .safetensors model file (G; D starts fresh) or a training run directory (G and D of RUN/last).")
+@click.option("--task", type=click.Choice(["colorize", "style"]), help="Expected task of --init (default: whatever its card says).")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path), help="Photo folders/files for the base losses and the synthetic-motion pairs (repeatable).")
+@click.option("--videos", multiple=True, type=click.Path(exists=True, path_type=Path), help="Real clips (files or folders) for consecutive-frame pairs with DIS flow (repeatable).")
+@click.option("--val", "val", multiple=True, type=click.Path(exists=True, path_type=Path), help="Validation photos (fixed; excluded from training).")
+@click.option("--exclude", multiple=True, type=click.Path(path_type=Path), help="Folders to keep out of training (held-out test split).")
+@click.option("--style", "style", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The painting of a style model (checked against its card).")
+@click.option("--temporal-weight", type=click.FloatRange(0.0), default=10.0, show_default=True, help="Weight of the L1 warp loss.")
+@click.option("--real-fraction", type=click.FloatRange(0.0, 1.0), default=0.25, show_default=True, help="Share of each pair batch taken from --videos.")
+@click.option("--pair-batch", type=click.IntRange(1), help="Frame pairs per step (default: --batch).")
+@click.option("--clip-size", type=click.IntRange(32), default=256, show_default=True, help="Short side the clip frames are held at.")
+@click.option("--pairs-per-clip", type=click.IntRange(1), default=48, show_default=True)
+@click.option("--max-shift", type=click.FloatRange(0.0, 0.5), default=0.04, show_default=True, help="Synthetic camera translation, fraction of the crop.")
+@click.option("--object-shift", type=click.FloatRange(0.0, 0.5), default=0.08, show_default=True, help="Synthetic object translation, fraction of the crop.")
+@click.option("--load-size", type=click.IntRange(32), help="Short side the photos are loaded at (default: the task's).")
+@click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch default).")
+@trainer_options
+def train_temporal(init, task, data, videos, val, exclude, style, temporal_weight, real_fraction, pair_batch, clip_size, pairs_per_clip, max_shift, object_shift, load_size, threads, **options):
+    """Fine-tune a colorize or style model with the temporal warp loss.
+
+    \b
+    Adds weight * |M (G(x_t) - W(G(x_t-1)))|_1 to the model's own losses (read back from its card), on
+    pairs from synthetic motion on the --data photos and from consecutive frames of --videos. The result
+    is an ordinary model file (RUN/model.safetensors) whose card records the temporal training.
+    """
+    from ..cli import handle_errors
+    from .data import list_media
+    from .motion import MotionConfig
+    from .temporal import build_temporal_task
+
+    @handle_errors
+    def go(as_json=False):
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        overrides = {}
+        if click.get_current_context().get_parameter_source("gan_loss") == click.core.ParameterSource.COMMANDLINE:
+            overrides["gan_mode"] = options["gan_loss"]
+        clips = list_media(videos)[1] if videos else []
+        task_obj = build_temporal_task(
+            init, [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], [str(c) for c in clips], task=task, style=style,
+            weight=temporal_weight, real_fraction=real_fraction, motion=MotionConfig(shift=max_shift, object_shift=object_shift), clip_size=clip_size,
+            pairs_per_clip=pairs_per_clip, pair_batch=pair_batch, load_size=load_size, overrides=overrides,
+        )
+        metrics = _run(task_obj, options)
+        click.echo(json.dumps({"ok": True, "out": str(options["out"]), "metrics": metrics}))
+
+    go()
