@@ -239,5 +239,9 @@ from .train.cli import train  # noqa: E402  (registers 'filmgan train ...'; torc
 
 main.add_command(train)
 
+from .evalcli import eval_group  # noqa: E402  ('filmgan eval flicker ...'; torch-free)
+
+main.add_command(eval_group)
+
 if __name__ == "__main__":
     main()
