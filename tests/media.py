@@ -173,3 +173,16 @@ def packets(path: Path, kind: str = "audio") -> list[tuple[bytes, Fraction]]:
     with av.open(str(path)) as c:
         s = getattr(c.streams, kind)[0]
         return [(bytes(p), p.pts * Fraction(s.time_base)) for p in c.demux(s) if p.size]
+
+
+def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth multi-scale random RGB texture (uint8): trackable by DIS optical flow everywhere."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3), np.float32)
+    for sigma, amp in ((8, 1.0), (3, 0.6), (1.2, 0.3)):
+        noise = cv2.GaussianBlur(rng.standard_normal((h, w, 3)).astype(np.float32), (0, 0), sigma)
+        img += amp * noise / noise.std()
+    img = (img - img.min()) / (img.max() - img.min())
+    return np.round(img * 255).astype(np.uint8)

@@ -13,18 +13,11 @@ from filmgan.errors import ConfigError, InputError
 from filmgan.metrics.flicker import WarpError
 from filmgan.temporal.blend import FlowBlender, FrameOrderError, TemporalProcessor, blend_chroma
 from filmgan.video.frames import FrameBatch, FrameProcessor, MapProcessor
+from media import texture  # noqa: E402
 
 BT601 = np.array([0.299, 0.587, 0.114])
 
 
-def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    img = np.zeros((h, w, 3), np.float32)
-    for sigma, amp in ((8, 1.0), (3, 0.6), (1.2, 0.3)):
-        noise = cv2.GaussianBlur(rng.standard_normal((h, w, 3)).astype(np.float32), (0, 0), sigma)
-        img += amp * noise / noise.std()
-    img = (img - img.min()) / (img.max() - img.min())
-    return np.round(img * 255).astype(np.uint8)
 
 
 def shifted(img: np.ndarray, dx: float, dy: float) -> np.ndarray:

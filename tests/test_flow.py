@@ -24,19 +24,11 @@ from filmgan.temporal.flow import (
 )
 from filmgan.temporal.scenecut import SceneCutDetector, cut_score
 from filmgan.temporal.warp import warp
+from media import texture  # noqa: E402
 
 MARGIN = 20
 
 
-def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """A smooth multi-scale random RGB texture (uint8): trackable by DIS everywhere."""
-    rng = np.random.default_rng(seed)
-    img = np.zeros((h, w, 3), np.float32)
-    for sigma, amp in ((8, 1.0), (3, 0.6), (1.2, 0.3)):
-        noise = cv2.GaussianBlur(rng.standard_normal((h, w, 3)).astype(np.float32), (0, 0), sigma)
-        img += amp * noise / noise.std()
-    img = (img - img.min()) / (img.max() - img.min())
-    return np.round(img * 255).astype(np.uint8)
 
 
 def affine(img: np.ndarray, m: np.ndarray) -> np.ndarray:

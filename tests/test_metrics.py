@@ -21,16 +21,9 @@ from filmgan.metrics import (
     read_video_frames,
     ssim,
 )
+from media import texture  # noqa: E402
 
 
-def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    img = np.zeros((h, w, 3), np.float32)
-    for sigma, amp in ((8, 1.0), (3, 0.6), (1.2, 0.3)):
-        noise = cv2.GaussianBlur(rng.standard_normal((h, w, 3)).astype(np.float32), (0, 0), sigma)
-        img += amp * noise / noise.std()
-    img = (img - img.min()) / (img.max() - img.min())
-    return np.round(img * 255).astype(np.uint8)
 
 
 def panning_clip(n: int, seed: int = 1, h: int = 96, w: int = 128) -> list[np.ndarray]:
