@@ -6,7 +6,6 @@ Nothing here unpickles: safetensors stores raw tensors only.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import torch
@@ -14,6 +13,7 @@ from torch import nn
 
 from ..card import CARD_KEY, ModelCard, read_card
 from ..errors import CheckpointError
+from ..video.atomic import atomic_path
 from . import registry
 
 
@@ -29,15 +29,9 @@ def tensor_digest(state: dict[str, torch.Tensor]) -> str:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a file via a temporary name and a rename (``filmgan.video.atomic``), replacing any old one."""
+    with atomic_path(path, overwrite=True) as tmp:
+        tmp.write_bytes(data)
 
 
 def save_model(path: str | Path, model: nn.Module, card: ModelCard, dtype: torch.dtype | None = None) -> ModelCard:
