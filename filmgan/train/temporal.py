@@ -153,7 +153,11 @@ class TemporalTask:
 
     def g_loss(self, G, D, batch):
         loss, logs = self.base.g_loss(G, D, batch)
-        out_prev, out_cur = G(torch.cat([batch["t_prev"], batch["t_cur"]])).chunk(2)
+        # One forward over both frames of every pair. Under DDP it runs on the inner module: a second DDP
+        # forward before one backward confuses the reducer, while the gradients of both forwards still meet
+        # in each parameter's single accumulation (and its all-reduce hook). Only single-process is tested.
+        net = getattr(G, "module", G)
+        out_prev, out_cur = net(torch.cat([batch["t_prev"], batch["t_cur"]])).chunk(2)
         warp = warp_loss(out_cur, out_prev, batch["t_flow"], batch["t_mask"])
         return loss + self.weight * warp, {**logs, "warp": float(warp.detach())}
 
