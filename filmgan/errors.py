@@ -38,6 +38,10 @@ class CheckpointError(FilmganError, ValueError):
     """A model file is malformed, mismatched with its card, or of the wrong task."""
 
 
+class ProcessorError(FilmganError, RuntimeError):
+    """A frame processor broke its contract (lost, duplicated or reordered frames)."""
+
+
 class BackendUnavailableError(FilmganError, ImportError):
     """An optional dependency (torch, onnxruntime, tensorrt, ...) is missing."""
 

@@ -11,7 +11,8 @@ import pytest
 from filmgan.config import BlendConfig
 from filmgan.errors import ConfigError, InputError
 from filmgan.metrics.flicker import WarpError
-from filmgan.temporal.blend import FlowBlender, FrameOrderError, TemporalProcessor, blend_chroma
+from filmgan.errors import ProcessorError
+from filmgan.temporal.blend import FlowBlender, TemporalProcessor, blend_chroma
 from filmgan.video.frames import FrameBatch, FrameProcessor, MapProcessor
 from media import texture  # noqa: E402
 
@@ -274,7 +275,7 @@ def test_temporal_processor_detects_dropped_frames_and_resets():
 
     proc = TemporalProcessor(Drops())
     proc.process(batch(panning_clip(2)))
-    with pytest.raises(FrameOrderError):
+    with pytest.raises(ProcessorError):
         proc.flush()
     proc.reset()
     assert proc.flush() == []

@@ -3,7 +3,6 @@
 import json
 from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
 from click.testing import CliRunner

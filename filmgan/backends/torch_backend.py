@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..card import ModelCard
 from ..errors import ConfigError, require
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..config import RenderConfig
-from ..errors import ConfigError, FilmganError, OutputError
+from ..errors import ConfigError, OutputError, ProcessorError
 from ..video.atomic import check_destination
 from ..video.frames import FrameBatch, FrameProcessor
 from ..video.probe import ClipInfo, probe
@@ -34,10 +34,6 @@ from ..video.writer import VideoWriter, codec_spec
 
 Progress = Callable[[int, "int | None"], None]
 POLL = 0.05  # seconds between checks of the stop flag while a queue is full/empty
-
-
-class ProcessorError(FilmganError, RuntimeError):
-    """The processor broke its contract (lost, duplicated or reordered frames)."""
 
 
 @dataclass(frozen=True)

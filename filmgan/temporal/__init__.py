@@ -6,7 +6,7 @@ frame t. ``warp`` is imported from :mod:`filmgan.temporal.warp` (not re-exported
 ``flow`` and ``warp`` stay reachable as attributes of this package).
 """
 
-from .blend import FlowBlender, FrameOrderError, TemporalProcessor, blend_chroma, blend_rgb
+from .blend import FlowBlender, TemporalProcessor, blend_chroma, blend_rgb
 from .flow import (
     PRESETS,
     FlowEstimator,
@@ -24,7 +24,6 @@ __all__ = [
     "PRESETS",
     "FlowBlender",
     "FlowEstimator",
-    "FrameOrderError",
     "SceneCutDetector",
     "TemporalProcessor",
     "blend_chroma",

@@ -35,15 +35,11 @@ import cv2
 import numpy as np
 
 from ..config import BlendConfig
-from ..errors import FilmganError, InputError
+from ..errors import InputError, ProcessorError
 from ..video.frames import FrameBatch, FrameProcessor
 from .flow import FlowEstimator, flat_mask, flow_size, occlusion_mask, out_of_frame, resize_flow, to_gray
 from .scenecut import SceneCutDetector
 from .warp import warp
-
-
-class FrameOrderError(FilmganError, RuntimeError):
-    """A wrapped processor returned frames that do not match its inputs (count or pts)."""
 
 
 class FlowBlender:
@@ -229,7 +225,7 @@ class TemporalProcessor:
         if self._pending:
             missing = len(self._pending)
             self._pending.clear()
-            raise FrameOrderError(f"the wrapped processor dropped {missing} frame(s)")
+            raise ProcessorError(f"the wrapped processor dropped {missing} frame(s)")
         return result
 
     def reset(self) -> None:
@@ -240,10 +236,10 @@ class TemporalProcessor:
     def _take(self, outputs: FrameBatch) -> Iterator[np.ndarray]:
         for pts in outputs.pts.tolist():
             if not self._pending:
-                raise FrameOrderError("the wrapped processor returned more frames than it received")
+                raise ProcessorError("the wrapped processor returned more frames than it received")
             frame, src_pts = self._pending.popleft()
             if src_pts != pts:
-                raise FrameOrderError(f"output pts {pts} does not match source pts {src_pts}")
+                raise ProcessorError(f"output pts {pts} does not match source pts {src_pts}")
             yield frame
 
     def _blend(self, outputs: FrameBatch) -> FrameBatch:
