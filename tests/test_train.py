@@ -65,7 +65,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted_run(tmp_path):
     # and the run directory has what it promises
     run = tmp_path / "b"
     assert (run / "model.safetensors").is_file() and (run / "val.jsonl").read_text().count("\n") == 1
-    assert (run / "samples" / "step-000004.png").is_file()
+    assert (run / "samples" / "step-000004.png").is_file() and (run / "snapshots" / "step-000004.safetensors").is_file()
     assert len((run / "train.jsonl").read_text().splitlines()) == 4
 
 

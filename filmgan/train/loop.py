@@ -10,6 +10,7 @@ Run directory layout::
     RUN/train.jsonl  RUN/val.jsonl          one JSON object per line
     RUN/samples/step-000500.png             validation grids
     RUN/model.safetensors (+ .json)         the generator with its card (after each validation)
+    RUN/snapshots/step-000500.safetensors   the same, kept per validation, to select by validation score
     RUN/last/state.{safetensors,json}       full training state for --resume
 """
 
@@ -241,6 +242,8 @@ class Trainer:
         write_image(out / "samples" / f"step-{self.step:06d}.png", grid)
         self._append(out / "val.jsonl", {"step": self.step, **self.last_metrics})
         save_model(out / "model.safetensors", self.G, self.task.card(self.G, self.step, self.last_metrics, self.cfg))
+        (out / "snapshots").mkdir(exist_ok=True)
+        shutil.copyfile(out / "model.safetensors", out / "snapshots" / f"step-{self.step:06d}.safetensors")
         self.log({"event": "val", "step": self.step, **self.last_metrics})
         return self.last_metrics
 
