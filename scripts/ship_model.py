@@ -1,0 +1,55 @@
+"""Copy a trained generator into filmgan/weights as a shipped model: fp16 tensors, a card renamed and
+annotated with how it was made, and a check that the fp16 copy renders like the fp32 original.
+
+    python scripts/ship_model.py RUN/snapshots/step-002000.safetensors colorize-v1 \
+        --note "trained by 'filmgan train colorize' on ..." [--metrics-json FILE] [--fp32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from filmgan.models.checkpoint import load_model, save_model  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--note", default="", help="how it was trained (goes into the card)")
+    parser.add_argument("--metrics-json", type=Path, help="held-out metrics to record in the card")
+    parser.add_argument("--fp32", action="store_true", help="keep fp32 tensors")
+    parser.add_argument("--dest", type=Path, default=ROOT / "filmgan" / "weights")
+    args = parser.parse_args()
+
+    model, card = load_model(args.source)
+    metrics = dict(card.metrics)
+    if args.metrics_json:
+        metrics["held_out"] = json.loads(args.metrics_json.read_text())
+    training = {**card.training, "note": args.note, "source_file": args.source.name}
+    card = card.with_updates(name=args.name, metrics=metrics, training=training)
+    args.dest.mkdir(parents=True, exist_ok=True)
+    dst = args.dest / f"{args.name}.safetensors"
+    save_model(dst, model, card, dtype=None if args.fp32 else torch.float16)
+
+    shipped, _ = load_model(dst)
+    size = card.internal_size or 256
+    x = torch.rand(2, card.args.get("in_ch", 3), size, size * 16 // 9 // 8 * 8) * 2 - 1
+    with torch.inference_mode():
+        a, b = model(x), shipped(x)
+    mse = float(((a - b) ** 2).mean())
+    peak = float((a.max() - a.min()) ** 2)
+    psnr = 10 * torch.log10(torch.tensor(peak / max(mse, 1e-20))).item()
+    print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB); shipped vs source output PSNR {psnr:.1f} dB")
+
+
+if __name__ == "__main__":
+    main()
