@@ -86,13 +86,16 @@ class FlowBlender:
         return result
 
     def blend_frame(self, source: np.ndarray, output: np.ndarray) -> np.ndarray:
-        """Blend one frame: ``source`` and ``output`` are uint8 (H, W, 3) RGB.
+        """Blend one frame: ``source`` is uint8 (H, W, 3) RGB; ``output`` is uint8 (H', W', 3) RGB, or a
+        float32 (H', W', C) map with C <= 4 (e.g. the colorizer's ab chroma), blended linearly.
 
         Returns a new array, which the blender also keeps as its state until the next frame: copy it
         before modifying it in place (:meth:`blend` does).
         """
-        if output.dtype != np.uint8 or output.ndim != 3 or output.shape[2] != 3:
-            raise InputError(f"outputs must be uint8 (H, W, 3), got {output.dtype} {output.shape}")
+        rgb = output.dtype == np.uint8 and output.ndim == 3 and output.shape[2] == 3
+        field = output.dtype == np.float32 and output.ndim == 3 and 1 <= output.shape[2] <= 4
+        if not (rgb or field):
+            raise InputError(f"outputs must be uint8 (H, W, 3) or float32 (H, W, C<=4), got {output.dtype} {output.shape}")
         self.frames += 1
         if not self.config.enabled:
             return output.copy()
@@ -130,7 +133,7 @@ class FlowBlender:
             weight = cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR)
         self.last_weight = float(weight.mean())
         warped = warp(self._prev_out, bwd)
-        if self.config.chroma_only:
+        if self.config.chroma_only and output.dtype == np.uint8:
             return blend_chroma(warped, output, weight)
         return blend_rgb(warped, output, weight)
 
@@ -171,7 +174,7 @@ def photometric_weight(warped_prev: np.ndarray, current: np.ndarray, tau: float)
 
 
 def blend_rgb(warped: np.ndarray, current: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """``weight * warped + (1 - weight) * current`` per pixel, uint8 in and out."""
+    """``weight * warped + (1 - weight) * current`` per pixel (uint8 or float32, any channel count)."""
     return cv2.blendLinear(warped, current, weight, 1.0 - weight)
 
 

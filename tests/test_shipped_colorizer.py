@@ -1,0 +1,67 @@
+"""The shipped default colorizer on held-out real photos (bsds500_test, never used in training)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skimage")
+
+from filmgan.backends.torch_backend import TorchEngine  # noqa: E402
+from filmgan.metrics.image import colourfulness, delta_e, psnr  # noqa: E402
+from filmgan.presets import find_preset  # noqa: E402
+from filmgan.processors.colorize import ColorizeProcessor  # noqa: E402
+from filmgan.video.color import recombine_luminance_chroma, rgb_to_luminance_l  # noqa: E402
+from filmgan.video.images import read_image  # noqa: E402
+
+HELD_OUT = Path(__file__).resolve().parents[2] / "shared/data/photos/bsds500_test"
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    try:
+        path = find_preset("colorize").model_path()
+    except Exception as exc:  # noqa: BLE001 - the weights may not be in a partial checkout
+        pytest.skip(f"default colorizer not shipped: {exc}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def photos():
+    if not HELD_OUT.is_dir():
+        pytest.skip(f"held-out photos not found at {HELD_OUT}")
+    return [read_image(p) for p in sorted(HELD_OUT.glob("*.jpg"))[:8]]
+
+
+def test_card_describes_its_training(shipped):
+    from filmgan.card import read_card
+
+    card = read_card(shipped)
+    assert card.task == "colorize" and card.color_space == "lab" and card.internal_size
+    assert card.training["steps"] > 0 and "bsds500_test" in " ".join(card.training["data"]["excluded"])
+    assert shipped.stat().st_size < 20e6
+
+
+def test_beats_the_grey_baseline_and_adds_colour(shipped, photos):
+    processor = ColorizeProcessor(TorchEngine(shipped, task="colorize", precision="fp32"))
+    de, de_grey, colour, colour_truth = [], [], [], []
+    for truth in photos:
+        out = processor.colorize(truth[None])[0]
+        grey = recombine_luminance_chroma(truth, np.zeros(truth.shape[:2] + (2,), np.float32))
+        de.append(delta_e(truth, out))
+        de_grey.append(delta_e(truth, grey))
+        colour.append(colourfulness(out))
+        colour_truth.append(colourfulness(truth))
+        assert np.abs(rgb_to_luminance_l(out) - rgb_to_luminance_l(truth)).max() * 2.55 <= 1.0
+    assert np.mean(de) < 0.95 * np.mean(de_grey)
+    assert np.mean(colour) > 0.4 * np.mean(colour_truth)
+
+
+def test_bf16_output_matches_fp32_above_40_db(shipped, photos):
+    fp32 = ColorizeProcessor(TorchEngine(shipped, task="colorize", precision="fp32"))
+    bf16 = ColorizeProcessor(TorchEngine(shipped, task="colorize", precision="bf16"))
+    frames = np.stack([p for p in photos if p.shape == photos[0].shape][:3])
+    a, b = fp32.colorize(frames), bf16.colorize(frames)
+    assert min(psnr(x, y) for x, y in zip(a, b)) >= 40.0
