@@ -157,6 +157,7 @@ def main() -> None:
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--preset", "preset_name", default="colorize", show_default=True, help="Colorize preset name or .toml path.")
+@click.option("--saturation", type=click.FloatRange(0.0, 3.0), help="Gain on the predicted colour (default: the model's calibrated value, see 'presets show').")
 @render_options
 @handle_errors
 def colorize(inputs, preset_name, **options):

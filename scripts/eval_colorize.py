@@ -28,8 +28,8 @@ from filmgan.video.color import recombine_luminance_chroma  # noqa: E402
 from filmgan.video.images import read_image, write_image  # noqa: E402
 
 
-def evaluate(model: Path, split: Path, precision: str, limit: int | None, sheet: Path | None) -> dict:
-    processor = ColorizeProcessor(TorchEngine(model, task="colorize", precision=precision))
+def evaluate(model: Path, split: Path, precision: str, limit: int | None, sheet: Path | None, saturation: float | None = None) -> dict:
+    processor = ColorizeProcessor(TorchEngine(model, task="colorize", precision=precision), saturation=saturation)
     paths = list_media([split])[0][:limit]
     rows, scores = [], {k: [] for k in ("psnr", "ssim", "delta_e", "colourfulness", "psnr_grey", "ssim_grey", "delta_e_grey", "colourfulness_gt")}
     for path in paths:
@@ -62,10 +62,11 @@ def main() -> None:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--sheet", type=Path, help="write a grey | colorized | truth contact sheet here")
+    parser.add_argument("--saturation", type=float, help="chroma gain (default: the model card's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     model = args.model or find_preset("colorize").model_path()
-    m = evaluate(model, args.split, args.precision, args.limit, args.sheet)
+    m = evaluate(model, args.split, args.precision, args.limit, args.sheet, args.saturation)
     if args.json:
         print(json.dumps(m))
         return

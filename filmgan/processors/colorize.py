@@ -35,13 +35,15 @@ def render_dims(width: int, height: int, short_side: int | None, multiple: int =
 class ColorizeProcessor:
     """FrameProcessor that colorizes frames with an engine whose card says task 'colorize' (Lab)."""
 
-    def __init__(self, engine, render_size: int | None = None, blender=None):
+    def __init__(self, engine, render_size: int | None = None, blender=None, saturation: float | None = None):
         card = engine.card
         if card.task not in ("colorize", "multitask") or card.color_space != "lab":
             raise CheckpointError(f"model '{card.name}' is a {card.task}/{card.color_space} model, not a Lab colorizer")
         self.engine = engine
         self.render_size = render_size or card.internal_size or 256
         self.blender = blender  # a temporal.blend.FlowBlender, or None for per-frame output
+        # Gain on the predicted chroma: the model's card carries the value calibrated on its validation split.
+        self.saturation = float(saturation if saturation is not None else card.extra.get("saturation", 1.0))
 
     def colorize(self, frames: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 colorized."""
@@ -49,7 +51,7 @@ class ColorizeProcessor:
         rw, rh = render_dims(w, h, self.render_size)
         small = [cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames]
         L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
-        ab = self.engine.run(L.astype(np.float32)) * AB_SCALE
+        ab = self.engine.run(L.astype(np.float32)) * (AB_SCALE * self.saturation)
         out = np.empty_like(frames)
         for i in range(n):
             ab_small = np.ascontiguousarray(ab[i].transpose(1, 2, 0))

@@ -24,7 +24,7 @@ def build_processor(preset: Preset, options: dict[str, Any]):
     engine = load_engine(model_path, backend=options.get("backend", "auto"), task=preset.task, precision=options.get("precision", "auto"), compile=options.get("compile_model", False))
     render_size = options.get("render_size") or preset.render_size
     if preset.task == "colorize":
-        return ColorizeProcessor(engine, render_size=render_size, blender=blender)
+        return ColorizeProcessor(engine, render_size=render_size, blender=blender, saturation=options.get("saturation"))
     from .stylize import StylizeProcessor
 
     inner = StylizeProcessor(engine, render_size=render_size)
