@@ -146,6 +146,9 @@ def main(argv=None) -> int:
         judge = Judge(card, args.styles)
         row, outs = evaluate(processor, judge, photos)
         row["render_size"] = processor.render_size
+        if engine.precision != "fp32":  # reduced precision against fp32 on the same photos (grey levels)
+            reference = StylizeProcessor(load_engine(model_path, task="style", precision="fp32"), render_size=render_size)
+            row[f"{engine.precision}_vs_fp32_mae"] = float(np.mean([np.abs(reference.stylize(p[None])[0].astype(float) - o).mean() for p, o in zip(photos[:4], outs)]))
         for mode in ("bicubic", "guided") if frames else ():
             up, _ = evaluate(StylizeProcessor(engine, render_size=render_size, upsample=mode), judge, frames)
             row[f"clip_{mode}"] = {k: up[k] for k in ("fall_train", "fall_second", "edge_ssim")}

@@ -289,7 +289,8 @@ def test_shipped_style_presets_load_and_produce_an_image(name):
         pytest.skip(f"preset {name} not shipped in this checkout")
     assert preset.task == "style" and {"painter", "title", "year"} <= set(preset.credits)
     processor = build_processor(preset, {"precision": "fp32"})
-    frames = np.stack([smooth_image(72, 128, 0)])
-    out = processor.stylize(frames)
-    assert out.shape == frames.shape and out.std() > 5
+    frames = np.stack([smooth_image(72, 128, i) for i in range(2)])
+    batch = FrameBatch(frames, np.arange(2, dtype=np.int64), Fraction(1, 25))
+    out = np.concatenate([b.frames for b in [*processor.process(batch), *processor.flush()]])
+    assert out.shape == frames.shape and out.std() > 5 and np.abs(out.astype(int) - frames).mean() > 10
     assert any(p.name == name for p in list_presets())

@@ -103,6 +103,7 @@ class StyleTask:
     adv_weight: float = 0.05
     gan_mode: str = "hinge"
     content_layers: tuple[int, ...] = (1, 2)
+    style_layers: tuple[int, ...] = (0, 1, 2, 3)
     style_sizes: tuple[int, ...] = (256, 384, 512)
     d_width: int = 32
     d_scales: int = 2
@@ -146,8 +147,8 @@ class StyleTask:
             target = self._features(batch["content"])
         rms = [float(t.float().pow(2).mean().sqrt()) + 1e-6 for t in target]
         content = content_loss([feats[i] / rms[i] for i in self.content_layers], [target[i] / rms[i] for i in self.content_layers])
-        scaled = [f / s**0.5 for f, s in zip(feats, self._gram_scale)]
-        style = style_loss(scaled, [t / s for t, s in zip(self._targets, self._gram_scale)])
+        scaled = [feats[i] / self._gram_scale[i] ** 0.5 for i in self.style_layers]
+        style = style_loss(scaled, [self._targets[i] / self._gram_scale[i] for i in self.style_layers])
         tv = total_variation(fake.float())
         adv = gan_loss_g(D(fake), self.gan_mode)
         loss = self.content_weight * content + self.style_weight * style + self.tv_weight * tv + self.adv_weight * adv
@@ -187,6 +188,7 @@ class StyleTask:
                 "discriminator": {"arch": MultiScalePatchGAN.ARCH, "width": self.d_width, "scales": self.d_scales, "spectral": self.gan_mode != "wgan-gp"},
                 "weights": {"content": self.content_weight, "style": self.style_weight, "tv": self.tv_weight, "adv": self.adv_weight},
                 "content_layers": list(self.content_layers),
+                "style_layers": list(self.style_layers),
                 "style_sizes": list(self.style_sizes),
                 "feature_net": self._features.describe(),
                 "lr": [config.lr_g, config.lr_d],
