@@ -32,7 +32,7 @@ def shipped():
 def photos():
     if not HELD_OUT.is_dir():
         pytest.skip(f"held-out photos not found at {HELD_OUT}")
-    return [read_image(p) for p in sorted(HELD_OUT.glob("*.jpg"))[:8]]
+    return [read_image(p) for p in sorted(HELD_OUT.glob("*.jpg"))[:24]]
 
 
 def test_card_describes_its_training(shipped):
@@ -46,7 +46,7 @@ def test_card_describes_its_training(shipped):
 
 def test_beats_the_grey_baseline_and_adds_colour(shipped, photos):
     processor = ColorizeProcessor(TorchEngine(shipped, task="colorize", precision="fp32"))
-    de, de_grey, colour, colour_truth = [], [], [], []
+    de, de_grey, colour, colour_truth, gain_db = [], [], [], [], []
     for truth in photos:
         out = processor.colorize(truth[None])[0]
         grey = recombine_luminance_chroma(truth, np.zeros(truth.shape[:2] + (2,), np.float32))
@@ -54,9 +54,11 @@ def test_beats_the_grey_baseline_and_adds_colour(shipped, photos):
         de_grey.append(delta_e(truth, grey))
         colour.append(colourfulness(out))
         colour_truth.append(colourfulness(truth))
+        gain_db.append(psnr(truth, out) - psnr(truth, grey))
         assert np.abs(rgb_to_luminance_l(out) - rgb_to_luminance_l(truth)).max() * 2.55 <= 1.0
-    assert np.mean(de) < 0.95 * np.mean(de_grey)
-    assert np.mean(colour) > 0.4 * np.mean(colour_truth)
+    # a regression guard for the shipped model (the bars are measured by scripts/eval_colorize.py)
+    assert np.mean(de) < np.mean(de_grey) and np.mean(gain_db) > 0
+    assert np.mean(colour) > 0.5 * np.mean(colour_truth)
 
 
 def test_bf16_output_matches_fp32_above_40_db(shipped, photos):
