@@ -20,7 +20,7 @@ from ..models.lab import denormalize_ab, lab_to_rgb, normalize_ab, normalize_l, 
 from ..models.patchgan import PatchGAN
 from ..models.unet import UNetColorizer
 from .data import ImageBank, resize_short_side
-from .loop import TrainConfig
+from .loop import TrainConfig, stack_rows, training_record
 from .losses import content_loss, gan_loss_d, gan_loss_g, gradient_penalty
 
 COLORIZE_IO = {
@@ -102,9 +102,7 @@ class ColorizeTask:
             scores["psnr_grey"].append(psnr(img, grey))
             if len(rows) < 8:
                 rows.append(np.concatenate([grey, out, img], axis=1))
-        width = max(r.shape[1] for r in rows)
-        grid = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)
-        return {k: float(np.mean(v)) for k, v in scores.items()}, grid
+        return {k: float(np.mean(v)) for k, v in scores.items()}, stack_rows(rows)
 
     def card(self, G, step: int, metrics: dict[str, float], config: TrainConfig) -> ModelCard:
         return ModelCard(
@@ -115,19 +113,11 @@ class ColorizeTask:
             color_space="lab",
             io=COLORIZE_IO,
             internal_size=self.internal_size,
-            training={
-                "steps": step,
-                "batch": config.batch,
-                "crop": config.crop,
-                "gan_mode": self.gan_mode,
-                "l1_weight": self.l1_weight,
-                "adv_weight": self.adv_weight,
-                "perceptual_weight": self.perceptual_weight,
-                "feature_net": (self._features.describe() if self._features is not None else None),
-                "lr": [config.lr_g, config.lr_d],
-                "precision": config.precision,
-                "data": self.data_description,
-            },
+            training=training_record(
+                config, step, gan_mode=self.gan_mode, l1_weight=self.l1_weight, adv_weight=self.adv_weight,
+                perceptual_weight=self.perceptual_weight, data=self.data_description,
+                feature_net=self._features.describe() if self._features is not None else None,
+            ),
             metrics={"validation": metrics},
         )
 

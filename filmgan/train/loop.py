@@ -72,6 +72,17 @@ class GANTask(Protocol):
     def card(self, G: nn.Module, step: int, metrics: dict[str, float], config: TrainConfig) -> ModelCard: ...
 
 
+def training_record(config: TrainConfig, step: int, **task_fields: Any) -> dict[str, Any]:
+    """The ``training`` part of a model card: the run's shared settings plus the task's own."""
+    return {"steps": step, "batch": config.batch, "crop": config.crop, "gan_mode": config.gan_mode, "lr": [config.lr_g, config.lr_d], "precision": config.precision, **task_fields}
+
+
+def stack_rows(rows: list[np.ndarray]) -> np.ndarray:
+    """Stack validation rows of different widths into one grid image (right-padded with black)."""
+    width = max(r.shape[1] for r in rows)
+    return np.concatenate([np.pad(r[:, :width], ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

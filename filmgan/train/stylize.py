@@ -32,7 +32,7 @@ from ..models.features import feature_network
 from ..models.patchgan import MultiScalePatchGAN
 from ..models.stylenet import StyleNet
 from .data import ImageBank, resize_short_side
-from .loop import TrainConfig
+from .loop import TrainConfig, stack_rows, training_record
 from .losses import content_loss, gan_loss_d, gan_loss_g, gram, style_loss, total_variation
 
 STYLE_IO = {
@@ -167,9 +167,7 @@ class StyleTask:
             if len(rows) < 6:
                 rows.append(np.concatenate([img, out], axis=1))
         rows.insert(0, resize_short_side(self.painting, rows[0].shape[0]) if rows else self.painting)
-        width = max(r.shape[1] for r in rows)
-        grid = np.concatenate([np.pad(r[:, :width], ((0, 0), (0, width - min(width, r.shape[1])), (0, 0))) for r in rows], axis=0)
-        return {k: float(np.mean(v)) for k, v in scores.items()}, grid
+        return {k: float(np.mean(v)) for k, v in scores.items()}, stack_rows(rows)
 
     def card(self, G, step: int, metrics: dict[str, float], config: TrainConfig) -> ModelCard:
         return ModelCard(
@@ -180,21 +178,13 @@ class StyleTask:
             color_space="rgb",
             io=STYLE_IO,
             internal_size=self.internal_size,
-            training={
-                "steps": step,
-                "batch": config.batch,
-                "crop": config.crop,
-                "gan_mode": self.gan_mode,
-                "discriminator": {"arch": MultiScalePatchGAN.ARCH, "width": self.d_width, "scales": self.d_scales, "spectral": self.gan_mode != "wgan-gp"},
-                "weights": {"content": self.content_weight, "style": self.style_weight, "tv": self.tv_weight, "adv": self.adv_weight},
-                "content_layers": list(self.content_layers),
-                "style_layers": list(self.style_layers),
-                "style_sizes": list(self.style_sizes),
-                "feature_net": self._features.describe(),
-                "lr": [config.lr_g, config.lr_d],
-                "precision": config.precision,
-                "data": self.data_description,
-            },
+            training=training_record(
+                config, step, gan_mode=self.gan_mode,
+                discriminator={"arch": MultiScalePatchGAN.ARCH, "width": self.d_width, "scales": self.d_scales, "spectral": self.gan_mode != "wgan-gp"},
+                weights={"content": self.content_weight, "style": self.style_weight, "tv": self.tv_weight, "adv": self.adv_weight},
+                content_layers=list(self.content_layers), style_layers=list(self.style_layers),
+                style_sizes=list(self.style_sizes), feature_net=self._features.describe(), data=self.data_description,
+            ),
             metrics={"validation": metrics},
             extra={"style": self.style_info},
         )
