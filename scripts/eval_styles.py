@@ -93,6 +93,22 @@ def evaluate(processor, judge: Judge, photos: list[np.ndarray]) -> tuple[dict, l
     return row, outs
 
 
+def tiling_check(engine, photo: np.ndarray, tile: int, save: Path | None) -> dict:
+    """Stylize a large frame whole and in feathered tiles (pixel budget = one tile); compare."""
+    import cv2
+
+    from filmgan.processors.stylize import StylizeProcessor
+    from filmgan.video.images import write_image
+
+    big = cv2.resize(photo, (1920, round(1920 * photo.shape[0] / photo.shape[1])), interpolation=cv2.INTER_CUBIC)
+    whole = StylizeProcessor(engine, render_size=0, pixel_budget=10**9).stylize(big[None])[0].astype(np.float32)
+    tiled = StylizeProcessor(engine, render_size=0, pixel_budget=tile * tile, tile=tile, overlap=tile // 4).stylize(big[None])[0].astype(np.float32)
+    if save:
+        write_image(save, np.concatenate([whole, tiled], axis=0).astype(np.uint8))
+    diff = np.abs(whole - tiled).mean(axis=2)
+    return {"tile": tile, "mean_abs_diff": float(diff.mean()), "p99_abs_diff": float(np.percentile(diff, 99)), "max_abs_diff": float(diff.max())}
+
+
 def pad_to(img: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.pad(img[:h, :w], ((0, h - min(h, img.shape[0])), (0, w - min(w, img.shape[1])), (0, 0)), constant_values=255)
 
@@ -121,6 +137,7 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=Path, help="write input|output PNGs here")
     ap.add_argument("--contact-sheet", type=Path)
     ap.add_argument("--thumbnails", action="store_true", help="write presets/<name>.png")
+    ap.add_argument("--tiling", type=int, metavar="TILE", help="also run the first photo, upscaled to 1920 px wide, at full size in TILE-px tiles and compare with the untiled result")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--json", type=Path, help="write the results as JSON")
     args = ap.parse_args(argv)
@@ -139,6 +156,8 @@ def main(argv=None) -> int:
     photos = load_photos(args.photos, args.count)
     frames = clip_frames(args.upsampling_clip, 6) if args.upsampling_clip else []
     results, sheet_rows = {}, []
+    if args.samples:
+        args.samples.mkdir(parents=True, exist_ok=True)
     for name, model_path, render_size in items:
         card = read_card(model_path)
         engine = load_engine(model_path, task="style", precision=args.precision)
@@ -152,6 +171,8 @@ def main(argv=None) -> int:
         for mode in ("bicubic", "guided") if frames else ():
             up, _ = evaluate(StylizeProcessor(engine, render_size=render_size, upsample=mode), judge, frames)
             row[f"clip_{mode}"] = {k: up[k] for k in ("fall_train", "fall_second", "edge_ssim")}
+        if args.tiling:
+            row["tiling"] = tiling_check(engine, photos[0], args.tiling, args.samples and args.samples / f"{name}-tiled.png")
         results[name] = row
         print(json.dumps({"preset": name, **row}), file=sys.stderr, flush=True)
         if args.samples:

@@ -172,9 +172,30 @@ def test_processor_tiles_over_the_pixel_budget_without_seams(tmp_path):
     frames = np.stack([smooth_image(200, 264, 0), smooth_image(200, 264, 1)])
     whole = StylizeProcessor(FakeEngine(local, card), render_size=0).stylize(frames)
     engine = FakeEngine(local, card)
-    tiled = StylizeProcessor(engine, render_size=0, pixel_budget=96 * 96, tile=96, overlap=32).stylize(frames)
+    tiled = StylizeProcessor(engine, render_size=0, pixel_budget=96 * 96, tile=96, overlap=32, consistent_tiles=False).stylize(frames)
     assert len(engine.calls) > 2 and all(c[0] == 1 and c[2] <= 96 and c[3] <= 96 for c in engine.calls)
     assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1
+
+
+def test_processor_tiles_an_instance_norm_network_without_bands():
+    """Instance norm makes every tile's colours depend on that tile's statistics (plain feathering turns
+    that into bands); the reduced whole-frame pass gives the tiles one consistent colour mapping."""
+    from filmgan.processors.tiling import plan_tiles
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.InstanceNorm2d(3), torch.nn.Conv2d(3, 3, 1), torch.nn.Sigmoid()).eval()
+    card = ModelCard(name="in", task="style", arch="x", args={}, color_space="rgb", io=STYLE_IO)
+    frame = smooth_image(240, 320, 4)
+    frame[:, :160] //= 3  # statistics that change across the frame
+    whole = StylizeProcessor(FakeEngine(net, card), render_size=0).stylize(frame[None])[0].astype(np.float32)
+    options = dict(render_size=0, pixel_budget=112 * 112, tile=112, overlap=32)
+    tiled = StylizeProcessor(FakeEngine(net, card), **options).stylize(frame[None])[0].astype(np.float32)
+    plain = StylizeProcessor(FakeEngine(net, card), consistent_tiles=False, **options).stylize(frame[None])[0].astype(np.float32)
+    assert np.abs(tiled - whole).mean() < 0.4 * np.abs(plain - whole).mean()  # measured: 5.8 vs 17.6 grey levels
+    step = np.abs(np.diff(tiled, axis=1)).mean(axis=(0, 2))  # mean jump between neighbouring columns
+    boxes = plan_tiles(240, 320, 112, 32)
+    for c in sorted({b[2] for b in boxes if b[2]} | {b[3] for b in boxes if b[3] < 320}):
+        assert step[c - 1] < 1.5 * np.median(step) + 1.0, (c, step[c - 1], np.median(step))
 
 
 def test_processor_batches_frame_by_frame_when_the_batch_exceeds_the_budget(tmp_path):

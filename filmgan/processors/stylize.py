@@ -1,8 +1,9 @@
 """Style transfer as a frame processor (torch-free: it drives any ``Engine`` whose card says task 'style').
 
 Per batch: frames -> resized so the short side is the render size (aspect kept, multiple of 8, never
-upscaled) -> RGB [0, 1] NCHW -> engine (in feathered tiles when the batch exceeds a pixel budget, see
-``tiling``) -> resized back to the frame size. The return trip to full resolution is either plain bicubic
+upscaled) -> RGB [0, 1] NCHW -> engine (when a frame exceeds the pixel budget: a reduced whole-frame pass
+for the low frequencies plus feathered full-size tiles for the detail, see ``tiling``) -> resized back to
+the frame size. The return trip to full resolution is either plain bicubic
 upsampling or a joint upsampling guided by the full-resolution source luminance (the fast guided filter
 of He & Sun 2015, arXiv:1505.00996): a local linear model ``out = a * Y + b`` is fitted at the render
 size and applied to the full-resolution luminance, which restores the frame's edges at full resolution.
@@ -58,10 +59,12 @@ class StylizeProcessor:
 
     ``render_size``: short side the generator runs at (None: the card's internal size; 0: the frame's own
     size). ``pixel_budget``: most pixels per engine call; larger frames run in tiles of ``tile`` pixels
-    (default: the square root of the budget) overlapping by ``overlap``.
+    (default: the square root of the budget) overlapping by ``overlap``; ``consistent_tiles`` takes their
+    low frequencies from a whole-frame pass at a reduced size (needed with instance normalisation; a
+    network without per-image statistics is reproduced exactly by plain feathered tiles).
     """
 
-    def __init__(self, engine, render_size: int | None = None, upsample: str = "bicubic", pixel_budget: int = DEFAULT_PIXEL_BUDGET, tile: int | None = None, overlap: int = 64):
+    def __init__(self, engine, render_size: int | None = None, upsample: str = "bicubic", pixel_budget: int = DEFAULT_PIXEL_BUDGET, tile: int | None = None, overlap: int = 64, consistent_tiles: bool = True):
         card = engine.card
         if card.task not in ("style", "multitask") or card.color_space != "rgb":
             raise CheckpointError(f"model '{card.name}' is a {card.task}/{card.color_space} model, not an RGB style model")
@@ -73,6 +76,7 @@ class StylizeProcessor:
         self.pixel_budget = int(pixel_budget)
         self.tile = int(tile or max(256, int(self.pixel_budget**0.5) // 8 * 8))
         self.overlap = int(overlap)
+        self.consistent_tiles = consistent_tiles
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         """Engine on (N, 3, h, w) float32: whole batch, frame by frame, or tiled, within the pixel budget."""
@@ -81,7 +85,20 @@ class StylizeProcessor:
             return self.engine.run(x)
         if h * w <= self.pixel_budget:
             return np.concatenate([self.engine.run(x[i : i + 1]) for i in range(n)])
-        return np.concatenate([run_tiled(self.engine.run, x[i : i + 1], self.tile, self.overlap) for i in range(n)])
+        return np.concatenate([self._run_tiled(x[i : i + 1]) for i in range(n)])
+
+    def _run_tiled(self, x: np.ndarray) -> np.ndarray:
+        """One frame over the budget: a whole-frame pass at a reduced size (within the budget) gives the
+        consistent low frequencies, full-size feathered tiles the detail (see ``tiling``)."""
+        if not self.consistent_tiles:
+            return run_tiled(self.engine.run, x, self.tile, self.overlap)
+        _, _, h, w = x.shape
+        factor = (h * w / self.pixel_budget) ** 0.5
+        sw, sh = max(8, int(w / factor) // 8 * 8), max(8, int(h / factor) // 8 * 8)
+        small = cv2.resize(np.ascontiguousarray(x[0].transpose(1, 2, 0)), (sw, sh), interpolation=cv2.INTER_AREA)
+        coarse = self.engine.run(np.ascontiguousarray(small.transpose(2, 0, 1)[None]))[0]
+        reference = cv2.resize(np.ascontiguousarray(coarse.transpose(1, 2, 0)), (w, h), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)[None]
+        return run_tiled(self.engine.run, x, self.tile, self.overlap, reference=reference, sigma=2.0 * factor)
 
     def stylize(self, frames: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 stylized."""

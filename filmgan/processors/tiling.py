@@ -6,17 +6,22 @@ Each tile's result is weighted by a separable cosine ramp across the overlap and
 normalised by the summed weights: the weights form a partition of unity, so a smooth transition replaces a
 hard seam. The outer quarter of every overlap gets weight zero at the inner tile edge, which discards
 the pixels that saw the tile border (padding) instead of image context. For a network whose receptive
-field radius is at most that margin the tiled result equals the untiled one; networks with instance
-normalisation see slightly different statistics per tile, which the feathering turns into a gentle
-gradient instead of a grid.
+field radius is at most that margin the tiled result equals the untiled one.
 
-numpy only (no torch): the function is usually ``Engine.run``.
+Networks with instance normalisation see different statistics in every tile, so tiles disagree in colour
+and tone, and feathering alone turns that into visible bands. ``reference`` fixes it: a whole-frame
+result computed at a reduced size (consistent everywhere) supplies the low frequencies and each tile only
+its high frequencies (``tile - blur(tile) + blur(reference)``, Gaussian of ``sigma`` px), the split of
+Laplacian-pyramid blending (Burt & Adelson 1983).
+
+numpy + OpenCV only (no torch): the function is usually ``Engine.run``.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+import cv2
 import numpy as np
 
 
@@ -74,10 +79,23 @@ def tile_weights(height: int, width: int, tile: int, overlap: int, align: int = 
     return [((y0, y1, x0, x1), np.outer(wy[i], wx[j])) for i, (y0, y1) in enumerate(ys) for j, (x0, x1) in enumerate(xs)]
 
 
-def run_tiled(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int, overlap: int = 64, align: int = 8) -> np.ndarray:
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of (N, C, h, w) float over h, w (reflected borders)."""
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        hwc = np.ascontiguousarray(x[i].transpose(1, 2, 0))
+        blurred = cv2.GaussianBlur(hwc, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+        out[i] = (blurred if blurred.ndim == 3 else blurred[..., None]).transpose(2, 0, 1)
+    return out
+
+
+def run_tiled(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int, overlap: int = 64, align: int = 8,
+              reference: np.ndarray | None = None, sigma: float = 8.0) -> np.ndarray:
     """``fn`` over (N, C, H, W) float32 ``x`` in feathered tiles; ``fn`` keeps the spatial size.
 
-    Returns float32 (N, C', H, W). When the frame fits in one tile this is exactly ``fn(x)``.
+    ``reference`` (N, C', H, W), optional: a consistent whole-frame estimate of the output whose low
+    frequencies (below a Gaussian of ``sigma`` px) replace each tile's. Returns float32 (N, C', H, W).
+    When the frame fits in one tile this is exactly ``fn(x)``.
     """
     n, _, h, w = x.shape
     tiles = tile_weights(h, w, tile, overlap, align)
@@ -89,6 +107,8 @@ def run_tiled(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int, 
         out = fn(np.ascontiguousarray(x[:, :, y0:y1, x0:x1]))
         if out.shape[-2:] != (y1 - y0, x1 - x0):
             raise ValueError(f"tiled function changed the tile size {(y1 - y0, x1 - x0)} -> {out.shape[-2:]}")
+        if reference is not None:
+            out = out - _blur(out, sigma) + _blur(np.ascontiguousarray(reference[:, :, y0:y1, x0:x1]), sigma)
         if acc is None:
             acc = np.zeros((n, out.shape[1], h, w), np.float64)
         acc[:, :, y0:y1, x0:x1] += out * weight
