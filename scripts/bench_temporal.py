@@ -14,6 +14,10 @@ encoded, so no codec noise):
 Bars: E_warp(blended) <= 0.5 x E_warp(per frame) and <= 1.3 x E_warp(original); PSNR drop <= 0.5 dB;
 style E_warp(blended) <= 0.5 x per frame; blending at 720p costs less per frame than the model.
 
+Diagnostics for the colorizer: the E_warp of the grey source itself (the luminance floor: the colorizer
+keeps the source luminance exactly, and the chroma blend does not touch it) and the E_warp of the chroma
+alone (RGB minus the grey version), where the blend acts.
+
     python scripts/bench_temporal.py [--model PATH] [--style-preset NAME | --style-model PATH]
                                      [--frames 96] [--start middle|N] [--videos DIR] [--precision auto]
                                      [--threads 0] [--no-style] [--json]
@@ -94,6 +98,12 @@ def grey(frames: np.ndarray) -> np.ndarray:
     return np.stack([recombine_luminance_chroma(f, zeros) for f in frames])
 
 
+def chroma(frames: np.ndarray, bw: np.ndarray) -> np.ndarray:
+    """The chroma of colour frames as an image: ``RGB - grey + 128`` (the grey version has the same Lab L),
+    so E_warp of it measures colour flicker alone, without the luminance that colorization keeps."""
+    return np.clip(frames.astype(np.int16) - bw + 128, 0, 255).astype(np.uint8)
+
+
 def per_frame(fn, frames: np.ndarray) -> tuple[np.ndarray, float]:
     """Run a processor function in batches; returns (outputs, seconds per frame)."""
     start = time.perf_counter()
@@ -127,12 +137,15 @@ def colorize_clip(path: Path, proc, blend: BlendConfig, n: int, start) -> dict:
     bl, t_with_blend = per_frame(proc.colorize, bw)
     proc.blender = None
     t_blend = max(0.0, t_with_blend - t_model)
-    e = warp_errors(colour, per_frame=pf, blended=bl, original=colour)
+    e = warp_errors(colour, per_frame=pf, blended=bl, original=colour, grey=bw)
+    c = warp_errors(colour, per_frame=chroma(pf, bw), blended=chroma(bl, bw), original=chroma(colour, bw))
     p_pf, p_bl = clip_psnr(colour, pf), clip_psnr(colour, bl)
     return {
         "clip": path.name, "frames": len(colour), "size": [colour.shape[2], colour.shape[1]],
         "ewarp_per_frame": e["per_frame"], "ewarp_blended": e["blended"], "ewarp_original": e["original"],
         "ratio_vs_per_frame": e["blended"] / e["per_frame"], "ratio_vs_original": e["blended"] / e["original"],
+        "ewarp_grey": e["grey"], "chroma_ewarp_per_frame": c["per_frame"], "chroma_ewarp_blended": c["blended"],
+        "chroma_ewarp_original": c["original"],
         "psnr_per_frame": p_pf, "psnr_blended": p_bl, "psnr_drop": p_pf - p_bl,
         "ms_per_frame_processor": 1000 * t_model, "ms_per_frame_blend": 1000 * t_blend,
     }
@@ -250,6 +263,13 @@ def main() -> None:
           f"{totals['ewarp_blended'] / totals['ewarp_per_frame']:6.3f} {totals['ewarp_blended'] / totals['ewarp_original']:7.3f} {'':8} {'':8} {drop:6.2f}")
     for name, ok in bars.items():
         print(f"  bar {name}: {verdict(ok)}")
+    grey_floor = pooled(rows, "ewarp_grey")
+    chroma = {k: pooled(rows, f"chroma_ewarp_{k}") for k in ("per_frame", "blended", "original")}
+    print(f"  luminance floor: E_warp of the grey source itself {grey_floor:.3e} = {grey_floor / totals['ewarp_per_frame']:.3f} x E_pf "
+          "(the colorizer keeps the source luminance, so no chroma blend goes below it)")
+    print(f"  chroma only (RGB - grey): E_pf {chroma['per_frame']:.3e}  E_blend {chroma['blended']:.3e}  E_orig {chroma['original']:.3e}  "
+          f"bl/pf {chroma['blended'] / chroma['per_frame']:.3f}  bl/orig {chroma['blended'] / chroma['original']:.3f}")
+    totals.update({"ewarp_grey": grey_floor, **{f"chroma_ewarp_{k}": v for k, v in chroma.items()}})
     report["colorize"] = {"clips": rows, "pooled": totals, "mean_psnr_drop": drop, "bars": bars}
 
     cost = cost_720p(proc, blend, frames_720p(clips))

@@ -96,3 +96,38 @@ def test_resume_with_a_different_architecture_is_a_clear_error(tmp_path):
     other.widths = (4, 8, 16)
     with pytest.raises(CheckpointError, match="does not match"):
         Trainer(other, config(tmp_path)).resume()
+
+
+def test_time_limit_stops_validated_and_resumable(tmp_path):
+    trainer = Trainer(tiny_task(), config(tmp_path, steps=1000, time_limit=1e-9))
+    trainer.run()
+    assert 1 <= trainer.step < 1000  # stopped at the first check after the limit, not at the planned end
+    rows = (tmp_path / "val.jsonl").read_text().splitlines()
+    assert len(rows) == 1 and f'"step": {trainer.step}' in rows[0]
+    again = Trainer(tiny_task(), config(tmp_path, steps=trainer.step + 2))
+    assert again.resume() and again.step == trainer.step
+    again.run()
+    assert again.step == trainer.step + 2
+
+
+def test_global_context_generator_round_trips_through_its_card(tmp_path):
+    from filmgan.models.checkpoint import load_model
+
+    task = tiny_task()
+    task.global_context = True
+    trainer = Trainer(task, config(tmp_path, steps=1))
+    trainer.validate()
+    model, card = load_model(tmp_path / "model.safetensors", task="colorize")
+    assert card.args["global_context"] is True and model.context is not None
+    x = torch.rand(1, 1, 24, 40) * 2 - 1
+    model.eval(), trainer.G.eval()
+    with torch.no_grad():
+        assert torch.allclose(model(x), trainer.G(x))
+        # the global path makes every output pixel depend on the whole frame; without it, the left columns
+        # are out of reach of a change on the right
+        y = x.clone()
+        y[..., :, 30:] = -1.0
+        local = type(model)(**{**card.args, "global_context": False}).eval()
+        local.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("context.")})
+        assert (model(x) - model(y))[..., :, :8].abs().max() > 0
+        assert (local(x) - local(y))[..., :, :8].abs().max() == 0

@@ -5,6 +5,11 @@ generator with skip connections between mirrored encoder/decoder levels; we keep
 small enough for CPU video (channel widths, one conv per level at full resolution) and predict Lab ab
 from L (Zhang, Isola & Efros, "Colorful Image Colorization", ECCV 2016, for the Lab formulation).
 
+``global_context`` adds a global feature path at the bottleneck, after Iizuka, Simo-Serra & Ishikawa
+("Let there be Color!", SIGGRAPH 2016): the bottleneck is averaged over the image, passed through a small
+MLP and added back at every position, so whole-scene cues (sky, indoor, sea) reach every pixel's chroma
+even where the receptive field of the convolutions does not.
+
 I/O contract: input (N, 1, H, W) normalised L (L/50 - 1); output (N, 2, H, W) normalised ab (ab/110)
 through tanh. H and W are any size: the network pads internally to a multiple of 2**depth.
 """
@@ -20,9 +25,11 @@ from .layers import ConvNormAct, ResizeConv
 class UNetColorizer(nn.Module):
     ARCH = "unet-colorizer"
 
-    def __init__(self, widths: tuple[int, ...] = (24, 48, 96, 192, 256), norm: str = "group", in_ch: int = 1, out_ch: int = 2):
+    def __init__(self, widths: tuple[int, ...] = (24, 48, 96, 192, 256), norm: str = "group", in_ch: int = 1, out_ch: int = 2, global_context: bool = False):
         super().__init__()
         self.args = {"widths": list(widths), "norm": norm, "in_ch": in_ch, "out_ch": out_ch}
+        if global_context:  # recorded only when on, so older cards stay valid as they are
+            self.args["global_context"] = True
         self.depth = len(widths) - 1
         self.stem = ConvNormAct(in_ch, widths[0], 3, norm=norm)
         self.down = nn.ModuleList(
@@ -30,6 +37,8 @@ class UNetColorizer(nn.Module):
             for i in range(self.depth)
         )
         self.bottleneck = ConvNormAct(widths[-1], widths[-1], 3, norm=norm)
+        c = widths[-1]
+        self.context = nn.Sequential(nn.Linear(c, c), nn.ReLU(inplace=True), nn.Linear(c, c)) if global_context else None
         self.up = nn.ModuleList(ResizeConv(widths[i + 1], widths[i], norm=norm) for i in reversed(range(self.depth)))
         self.merge = nn.ModuleList(ConvNormAct(2 * widths[i], widths[i], 3, norm=norm) for i in reversed(range(self.depth)))
         self.head = nn.Conv2d(widths[0], out_ch, 1)
@@ -44,6 +53,8 @@ class UNetColorizer(nn.Module):
         for down in self.down:
             skips.append(down(skips[-1]))
         y = self.bottleneck(skips.pop())
+        if self.context is not None:
+            y = y + self.context(y.mean(dim=(2, 3)))[:, :, None, None]
         for up, merge in zip(self.up, self.merge):
             skip = skips.pop()
             y = merge(torch.cat([up(y, size=skip.shape[-2:]), skip], dim=1))

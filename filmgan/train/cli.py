@@ -41,6 +41,7 @@ def trainer_options(fn):
             click.option("--seed", type=int, default=0, show_default=True),
             click.option("--val-every", type=click.IntRange(1), default=250, show_default=True),
             click.option("--ckpt-every", type=click.IntRange(1), default=50, show_default=True),
+            click.option("--time-limit", type=click.FloatRange(0.0), default=0.0, help="Stop after this many seconds of training (validated and checkpointed; --resume continues). 0: no limit."),
             click.option("--resume", is_flag=True, help="Continue from RUN/last exactly (weights, optimizers, schedules, RNG)."),
             click.option("--quiet", "-q", is_flag=True),
         ]
@@ -56,7 +57,7 @@ def _run(task, options: dict) -> dict:
     cfg = TrainConfig(
         out=options["out"], steps=options["steps"], batch=options["batch"], crop=options["crop"], lr_g=options["lr"], lr_d=options["lr"],
         gan_mode=options["gan_loss"], seed=options["seed"], precision=options["precision"], val_every=options["val_every"],
-        ckpt_every=options["ckpt_every"], device=options["device"],
+        ckpt_every=options["ckpt_every"], device=options["device"], time_limit=options["time_limit"],
     )
     trainer = Trainer(task, cfg, log=_log_printer(options["quiet"]))
     resumed = trainer.resume() if options["resume"] else False
@@ -66,17 +67,34 @@ def _run(task, options: dict) -> dict:
     return trainer.run()
 
 
+def parse_widths(text: str, count: int | None) -> tuple[int, ...]:
+    """'16,32,64' -> (16, 32, 64); ``count`` channels exactly (or at least two when None)."""
+    from ..errors import ConfigError
+
+    try:
+        channels = tuple(int(c) for c in text.split(","))
+    except ValueError:
+        channels = ()
+    if (len(channels) != count if count else len(channels) < 2) or min(channels, default=0) < 1:
+        example = "16,32,64" if count == 3 else "16,32,64,128,256"
+        raise ConfigError(f"--widths needs {count or 'two or more'} positive integers like {example}, got '{text}'")
+    return channels
+
+
 @train.command("colorize")
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path), help="Image folders/files or videos (repeatable).")
 @click.option("--val", "val", multiple=True, type=click.Path(exists=True, path_type=Path), help="Validation images (fixed; excluded from training).")
 @click.option("--exclude", multiple=True, type=click.Path(path_type=Path), help="Folders to keep out of training (held-out test split).")
 @click.option("--internal-size", type=click.IntRange(32), default=256, show_default=True)
+@click.option("--load-size", type=click.IntRange(32), default=288, show_default=True, help="Short side the photos are held at in memory.")
+@click.option("--widths", default="24,48,96,192,256", show_default=True, help="U-Net channels per level (the depth is their count minus one).")
+@click.option("--global-context", is_flag=True, help="Global scene features at the bottleneck (Iizuka et al. 2016).")
 @click.option("--l1-weight", type=float, default=10.0, show_default=True)
 @click.option("--adv-weight", type=float, default=1.0, show_default=True)
 @click.option("--perceptual-weight", type=float, default=0.0, show_default=True)
 @click.option("--vgg-weights", type=click.Path(exists=True, path_type=Path), help="torchvision VGG16 weights for the perceptual loss (default: the seeded random feature net).")
 @trainer_options
-def train_colorize(data, val, exclude, internal_size, l1_weight, adv_weight, perceptual_weight, vgg_weights, **options):
+def train_colorize(data, val, exclude, internal_size, load_size, widths, global_context, l1_weight, adv_weight, perceptual_weight, vgg_weights, **options):
     """Train the Lab U-Net colorizer (L1 + adversarial, PatchGAN with spectral norm)."""
     from ..cli import handle_errors
     from .colorize import build_colorize_task
@@ -85,8 +103,8 @@ def train_colorize(data, val, exclude, internal_size, l1_weight, adv_weight, per
     def go(as_json=False):
         features = {"kind": "vgg16", "path": str(vgg_weights)} if vgg_weights else None
         task = build_colorize_task(
-            [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], internal_size=internal_size,
-            l1_weight=l1_weight, adv_weight=adv_weight, perceptual_weight=perceptual_weight, gan_mode=options["gan_loss"], features=features,
+            [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], internal_size=internal_size, load_size=load_size,
+            widths=parse_widths(widths, None), global_context=global_context, l1_weight=l1_weight, adv_weight=adv_weight, perceptual_weight=perceptual_weight, gan_mode=options["gan_loss"], features=features,
         )
         metrics = _run(task, options)
         click.echo(json.dumps({"ok": True, "out": str(options["out"]), "metrics": metrics}))
@@ -106,6 +124,7 @@ def train_colorize(data, val, exclude, internal_size, l1_weight, adv_weight, per
 @click.option("--stem-kernel", type=click.IntRange(1), default=5, show_default=True)
 @click.option("--separable", is_flag=True, help="Depthwise-separable residual blocks.")
 @click.option("--content-weight", type=float, default=1.0, show_default=True)
+@click.option("--style-layers", default="0,1,2,3", show_default=True, help="Feature-network layers of the Gram style loss.")
 @click.option("--style-weight", type=float, default=5.0, show_default=True)
 @click.option("--tv-weight", type=float, default=0.0, show_default=True)
 @click.option("--adv-weight", type=float, default=0.05, show_default=True)
@@ -115,7 +134,7 @@ def train_colorize(data, val, exclude, internal_size, l1_weight, adv_weight, per
 @click.option("--year", help="Credit recorded in the card.")
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch default; 1 is fastest on a busy 2-core machine).")
 @trainer_options
-def train_stylize(style, data, val, exclude, internal_size, load_size, widths, blocks, stem_kernel, separable, content_weight, style_weight, tv_weight, adv_weight, vgg_weights, painter, title, year, threads, **options):
+def train_stylize(style, data, val, exclude, internal_size, load_size, widths, blocks, stem_kernel, separable, content_weight, style_layers, style_weight, tv_weight, adv_weight, vgg_weights, painter, title, year, threads, **options):
     """Train a feed-forward style generator after one painting (content + Gram style + TV + multi-scale PatchGAN)."""
     from ..cli import handle_errors
     from ..errors import ConfigError
@@ -123,12 +142,13 @@ def train_stylize(style, data, val, exclude, internal_size, load_size, widths, b
 
     @handle_errors
     def go(as_json=False):
+        channels = parse_widths(widths, 3)
         try:
-            channels = tuple(int(c) for c in widths.split(","))
+            layers = tuple(sorted({int(i) for i in style_layers.split(",")}))
         except ValueError:
-            channels = ()
-        if len(channels) != 3 or min(channels) < 1:
-            raise ConfigError(f"--widths needs three positive integers like 16,32,64, got '{widths}'")
+            layers = ()
+        if not layers or min(layers) < 0 or max(layers) > 3:
+            raise ConfigError(f"--style-layers needs layer indices 0-3 like 1,2,3, got '{style_layers}'")
         if threads:
             import torch
 
@@ -139,6 +159,7 @@ def train_stylize(style, data, val, exclude, internal_size, load_size, widths, b
             style, [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], internal_size=internal_size, load_size=load_size,
             credits=credits, widths=channels, blocks=blocks, stem_kernel=stem_kernel, separable=separable, content_weight=content_weight,
             style_weight=style_weight, tv_weight=tv_weight, adv_weight=adv_weight, gan_mode=options["gan_loss"], features=features,
+            style_layers=layers,
         )
         metrics = _run(task, options)
         click.echo(json.dumps({"ok": True, "out": str(options["out"]), "metrics": metrics}))

@@ -36,6 +36,7 @@ class ColorizeTask:
     internal_size: int = 256
     widths: tuple[int, ...] = (24, 48, 96, 192, 256)
     norm: str = "batch"
+    global_context: bool = False
     d_width: int = 48
     l1_weight: float = 10.0
     adv_weight: float = 1.0
@@ -49,7 +50,7 @@ class ColorizeTask:
         self._features = feature_network(self.features) if self.perceptual_weight > 0 else None
 
     def build(self) -> tuple[nn.Module, nn.Module]:
-        G = UNetColorizer(self.widths, norm=self.norm)
+        G = UNetColorizer(self.widths, norm=self.norm, global_context=self.global_context)
         D = PatchGAN(in_ch=3, width=self.d_width, n_layers=3, spectral=self.gan_mode != "wgan-gp")
         if self._features is not None:
             self._features.to(next(G.parameters()).device)

@@ -51,6 +51,7 @@ class TrainConfig:
     ckpt_every: int = 250
     threads: int = 0  # CPU threads (0 = torch default)
     device: str = "auto"
+    time_limit: float = 0.0  # seconds of training in this process (0: none); the run stops resumable at a validation
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -264,6 +265,7 @@ class Trainer:
         out.mkdir(parents=True, exist_ok=True)
         target = self.cfg.steps if stop_after is None else min(self.cfg.steps, self.step + stop_after)
         t0, done_since_log = time.perf_counter(), 0
+        deadline = time.monotonic() + self.cfg.time_limit if self.cfg.time_limit > 0 else None
         while self.step < target:
             logs = self.train_step()
             done_since_log += 1
@@ -277,7 +279,18 @@ class Trainer:
                 self.validate()
             if self.step % self.cfg.ckpt_every == 0 or self.step == target:
                 self.save_checkpoint()
+            if deadline is not None and time.monotonic() > deadline and self.step < target:
+                self._stop_at_time_limit()
+                break
         return self.last_metrics
+
+    def _stop_at_time_limit(self) -> None:
+        """End on a validated, checkpointed model; ``--resume`` continues the schedule from here."""
+        if self.step % self.cfg.val_every:
+            self.validate()
+        if self.step % self.cfg.ckpt_every:
+            self.save_checkpoint()
+        self.log({"event": "time_limit", "step": self.step, "steps": self.cfg.steps})
 
     @staticmethod
     def _append(path: Path, record: dict) -> None:

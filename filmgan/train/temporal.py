@@ -224,7 +224,7 @@ def base_task_options(card: ModelCard) -> dict[str, Any]:
         return options
     if card.task == "style":
         options = {f"{k}_weight": v for k, v in tr.get("weights", {}).items()}
-        options.update({k: tuple(tr[k]) for k in ("content_layers", "style_sizes") if k in tr})
+        options.update({k: tuple(tr[k]) for k in ("content_layers", "style_layers", "style_sizes") if k in tr})
         if "gan_mode" in tr:
             options["gan_mode"] = tr["gan_mode"]
         disc = tr.get("discriminator", {})
@@ -262,7 +262,10 @@ def build_temporal_task(
     if card.task == "colorize":
         from .colorize import build_colorize_task
 
-        base = build_colorize_task(list(data), list(val), list(exclude), internal_size=card.internal_size or 256, load_size=load_size or 288, widths=tuple(card.args["widths"]), norm=card.args.get("norm", "batch"), **options)
+        base = build_colorize_task(
+            list(data), list(val), list(exclude), internal_size=card.internal_size or 256, load_size=load_size or 288, widths=tuple(card.args["widths"]), norm=card.args.get("norm", "batch"),
+            global_context=card.args.get("global_context", False), **options,
+        )
     else:
         base = _style_base(card, style, data, val, exclude, load_size, options)
     clips = ClipPairs.load(videos, load_size=clip_size, pairs_per_clip=pairs_per_clip) if videos else None
