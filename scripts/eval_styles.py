@@ -113,7 +113,7 @@ def pad_to(img: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.pad(img[:h, :w], ((0, h - min(h, img.shape[0])), (0, w - min(w, img.shape[1])), (0, 0)), constant_values=255)
 
 
-def contact_row(painting: np.ndarray, photos: list[np.ndarray], outs: list[np.ndarray], height: int = 160) -> np.ndarray:
+def contact_row(painting: np.ndarray, photos: list[np.ndarray], outs: list[np.ndarray], height: int = 96) -> np.ndarray:
     from filmgan.train.data import resize_short_side
 
     def fit(img):

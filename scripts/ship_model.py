@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--note", default="", help="how it was trained (goes into the card)")
     parser.add_argument("--metrics-json", type=Path, help="held-out metrics to record in the card")
     parser.add_argument("--fp32", action="store_true", help="keep fp32 tensors")
+    parser.add_argument("--credit", action="append", default=[], metavar="KEY=VALUE", help="added to the card's extra.style (source, licence, ...)")
+    parser.add_argument("--saturation", type=float, help="colorizers: the chroma gain calibrated on validation (extra.saturation)")
     parser.add_argument("--dest", type=Path, default=ROOT / "filmgan" / "weights")
     args = parser.parse_args()
 
@@ -35,7 +37,12 @@ def main() -> None:
     if args.metrics_json:
         metrics["held_out"] = json.loads(args.metrics_json.read_text())
     training = {**card.training, "note": args.note, "source_file": args.source.name}
-    card = card.with_updates(name=args.name, metrics=metrics, training=training)
+    extra = dict(card.extra)
+    if args.credit:
+        extra["style"] = {**extra.get("style", {}), **dict(c.split("=", 1) for c in args.credit)}
+    if args.saturation is not None:
+        extra["saturation"] = args.saturation
+    card = card.with_updates(name=args.name, metrics=metrics, training=training, extra=extra)
     args.dest.mkdir(parents=True, exist_ok=True)
     dst = args.dest / f"{args.name}.safetensors"
     save_model(dst, model, card, dtype=None if args.fp32 else torch.float16)
