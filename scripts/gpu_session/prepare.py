@@ -1,0 +1,41 @@
+"""Prepare .gpu/ for a GPU training session: photos at short side 360 (JPEG q95; bsds500_test left out,
+it is the held-out split), the paintings, and a stub ``av`` package (training reads images only)."""
+
+import shutil
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"
+PAINTINGS = ("the_scream", "composition_vii", "shipwreck_of_the_minotaur", "monet_san_giorgio_maggiore_at_dusk", "starry_night", "great_wave")
+
+
+def main() -> None:
+    out = ROOT / ".gpu"
+    (out / "stub" / "av").mkdir(parents=True, exist_ok=True)
+    (out / "stub" / "av" / "__init__.py").write_text('"""Stub: PyAV is absent on the GPU machine; training reads images only."""\n')
+    (out / "styles").mkdir(exist_ok=True)
+    for name in PAINTINGS:
+        shutil.copyfile(DATA / "styles" / f"{name}.jpg", out / "styles" / f"{name}.jpg")  # byte copies: cards check their sha256
+    count = 0
+    for folder in sorted((DATA / "photos").iterdir()):
+        if folder.name == "bsds500_test":
+            continue
+        for f in sorted(folder.iterdir()):
+            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            if img is None:
+                continue
+            h, w = img.shape[:2]
+            s = 360 / min(h, w)
+            if s < 1:
+                img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+            dst = out / "photos" / folder.name / f"{f.stem}.jpg"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(dst), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            count += 1
+    print(f"{count} photos in {out / 'photos'}")
+
+
+if __name__ == "__main__":
+    main()
