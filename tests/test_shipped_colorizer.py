@@ -32,7 +32,7 @@ def shipped():
 def photos():
     if not HELD_OUT.is_dir():
         pytest.skip(f"held-out photos not found at {HELD_OUT}")
-    return [read_image(p) for p in sorted(HELD_OUT.glob("*.jpg"))[:24]]
+    return [read_image(p) for p in sorted(HELD_OUT.glob("*.jpg"))[::8]]  # 25 photos spread over the split
 
 
 def test_card_describes_its_training(shipped):
@@ -57,11 +57,15 @@ def test_beats_the_grey_baseline_and_adds_colour(shipped, photos):
         gain_db.append(psnr(truth, out) - psnr(truth, grey))
         assert np.abs(rgb_to_luminance_l(out) - rgb_to_luminance_l(truth)).max() * 2.55 <= 1.0
     # a regression guard for the shipped model (the bars are measured by scripts/eval_colorize.py)
-    assert np.mean(de) < np.mean(de_grey) and np.mean(gain_db) > 0
-    assert np.mean(colour) > 0.5 * np.mean(colour_truth)
+    assert np.mean(de) < 0.95 * np.mean(de_grey) and np.mean(gain_db) > 0.5  # colorize-v2: 0.885 and +0.96 dB here (0.89, +1.19 dB on all 200)
+    assert np.mean(colour) > 0.55 * np.mean(colour_truth)  # 0.64 here, 0.63 on all 200
 
 
 def test_bf16_output_matches_fp32_above_40_db(shipped, photos):
+    from filmgan.train.loop import cpu_has_bf16
+
+    if not cpu_has_bf16():
+        pytest.skip("no AMX/AVX512-BF16 on this CPU: bf16 convolutions fall back to a reference kernel (minutes); 'auto' uses fp32 here")
     fp32 = ColorizeProcessor(TorchEngine(shipped, task="colorize", precision="fp32"))
     bf16 = ColorizeProcessor(TorchEngine(shipped, task="colorize", precision="bf16"))
     frames = np.stack([p for p in photos if p.shape == photos[0].shape][:3])
