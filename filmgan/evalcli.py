@@ -67,6 +67,7 @@ def flicker(video, reference, start, count, flow_preset, flow_max_side, as_json)
             "reference": str(reference) if reference else None,
             "frames": report["frames"],
             "pairs": report["pairs"],
+            "scene_cuts_skipped": report["cuts"],
             "warp_error": _number(report["warp_error"]),
             "cdc": _number(report["cdc"]),
             "cdc_gaps": {str(g): _number(v) for g, v in report["cdc_gaps"].items()},
@@ -82,7 +83,7 @@ def flicker(video, reference, start, count, flow_preset, flow_max_side, as_json)
         table = Table(show_header=False, box=None)
         table.add_row("[bold]video[/]", str(video))
         table.add_row("[bold]flow on[/]", f"{reference or video} (DIS {flow_preset})")
-        table.add_row("[bold]frames[/]", f"{report['frames']} ({report['pairs']} pairs)")
+        table.add_row("[bold]frames[/]", f"{report['frames']} ({report['pairs']} pairs)" + (f", {report['cuts']} across scene cuts left out" if report["cuts"] else ""))
         table.add_row("[bold]E_warp[/]", _fmt(result["warp_error"], "{:.6f}"))
         table.add_row("[bold]CDC[/]", _fmt(result["cdc"], "{:.6f}"))
         Console().print(table)

@@ -101,6 +101,21 @@ def test_warp_error_is_small_for_clean_motion_and_large_for_flicker():
     assert e_flicker > 10 * e_clean and e_flicker > 2e-3
 
 
+def test_warp_error_leaves_out_the_pair_across_a_scene_cut():
+    shot_a, shot_b = panning_clip(6, seed=1), panning_clip(6, seed=7)
+    video = shot_a + [255 - f for f in shot_b]  # a hard cut to another shot with other colours
+    within = WarpError()
+    for f in shot_a:
+        within.update(f)
+    skipping, counting = WarpError(), WarpError(skip_cuts=False)
+    for f in video:
+        skipping.update(f)
+        counting.update(f)
+    assert skipping.cuts == 1 and skipping.pairs == 10 and counting.pairs == 11
+    # without the cut pair the error stays at the level of clean motion; with it, that one pair dominates
+    assert skipping.value < 3 * within.value + 1e-6 < counting.value / 10
+
+
 def test_warp_error_value_and_channel_reduction():
     a = np.full((32, 32, 3), 100, np.uint8)
     b = a.copy()

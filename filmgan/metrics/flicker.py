@@ -17,6 +17,12 @@ evaluation code computes it. For each consecutive pair (t-1, t):
   ``(1/N) sum_p M_p ||V_{t-1}(p) - V^_t(p)||_2^2`` (3x larger). A pair with every pixel occluded adds 0;
 * ``E_warp`` = mean of E_pair over the pairs.
 
+One departure, on by default (``skip_cuts``): pairs across a scene cut of the reference are left out
+(counted in ``cuts``). Lai et al. evaluate single shots; across a cut the flow is meaningless and the
+pair's "error" measures the change of shot, the same for every output, so a single cut dominates the
+mean and hides the flicker within the shots. Cuts are found by ``temporal.scenecut.SceneCutDetector``
+(the one the blender resets on).
+
 **CDC** (colour distribution consistency; Liu et al., "Temporally Consistent Video Colorization with Deep
 Feature Propagation and Self-regularization Learning", 2021, and its released code): the per-channel
 256-bin colour histograms of each frame, normalised to sum 1; for gaps g in (1, 2, 4) the mean over t and
@@ -38,6 +44,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ..temporal.flow import FlowEstimator, occlusion_mask, resize_flow
+from ..temporal.scenecut import SceneCutDetector
 from ..temporal.warp import warp
 
 CDC_GAPS = (1, 2, 4)
@@ -51,23 +58,29 @@ def _check_frame(frame: np.ndarray, what: str) -> None:
 class WarpError:
     """Streaming warping error: :meth:`update` with each frame (and its reference), then :attr:`value`."""
 
-    def __init__(self, preset: str = "medium", max_side: int | None = None, channel_reduction: str = "mean"):
+    def __init__(self, preset: str = "medium", max_side: int | None = None, channel_reduction: str = "mean", skip_cuts: bool = True):
         if channel_reduction not in ("mean", "sum"):
             raise ConfigError(f"channel_reduction must be 'mean' or 'sum', got '{channel_reduction}'")
         self._flow = FlowEstimator(preset, max_side)
+        self._cuts = SceneCutDetector() if skip_cuts else None
+        self.cuts = 0  # pairs left out because the reference cuts to another shot between them
         self._channels = 3 if channel_reduction == "mean" else 1
         self._prev: tuple[np.ndarray, np.ndarray] | None = None  # (frame in [0, 1], reference grey)
         self.total = 0.0
         self.pairs = 0
 
     def update(self, frame: np.ndarray, reference: np.ndarray | None = None) -> float | None:
-        """Add frame t; returns E_pair(t-1, t), or None for the first frame."""
+        """Add frame t; returns E_pair(t-1, t), or None for the first frame and after a scene cut."""
         _check_frame(frame, "frame")
         ref = frame if reference is None else reference
         _check_frame(ref, "reference frame")
         cur = (frame.astype(np.float32) * (1.0 / 255.0), self._flow.prepare(ref))
         prev, self._prev = self._prev, cur
+        cut = self._cuts is not None and self._cuts.is_cut(ref)
         if prev is None:
+            return None
+        if cut:
+            self.cuts += 1
             return None
         err = self._pair(prev, cur)
         self.total += err
@@ -180,6 +193,7 @@ def flicker_report(
     return {
         "frames": count,
         "pairs": werr.pairs,
+        "cuts": werr.cuts,
         "warp_error": werr.value,
         "flow_on": "frames" if reference is None else "reference",
         "cdc": cdc.value,
