@@ -264,12 +264,13 @@ def main() -> None:
     for name, ok in bars.items():
         print(f"  bar {name}: {verdict(ok)}")
     grey_floor = pooled(rows, "ewarp_grey")
-    chroma = {k: pooled(rows, f"chroma_ewarp_{k}") for k in ("per_frame", "blended", "original")}
+    chroma_pooled = {k: pooled(rows, f"chroma_ewarp_{k}") for k in ("per_frame", "blended", "original")}
     print(f"  luminance floor: E_warp of the grey source itself {grey_floor:.3e} = {grey_floor / totals['ewarp_per_frame']:.3f} x E_pf "
           "(the colorizer keeps the source luminance, so no chroma blend goes below it)")
-    print(f"  chroma only (RGB - grey): E_pf {chroma['per_frame']:.3e}  E_blend {chroma['blended']:.3e}  E_orig {chroma['original']:.3e}  "
-          f"bl/pf {chroma['blended'] / chroma['per_frame']:.3f}  bl/orig {chroma['blended'] / chroma['original']:.3f}")
-    totals.update({"ewarp_grey": grey_floor, **{f"chroma_ewarp_{k}": v for k, v in chroma.items()}})
+    c = chroma_pooled
+    print(f"  chroma only (RGB - grey): E_pf {c['per_frame']:.3e}  E_blend {c['blended']:.3e}  E_orig {c['original']:.3e}  "
+          f"bl/pf {c['blended'] / c['per_frame']:.3f}  bl/orig {c['blended'] / c['original']:.3f}")
+    totals.update({"ewarp_grey": grey_floor, **{f"chroma_ewarp_{k}": v for k, v in c.items()}})
     report["colorize"] = {"clips": rows, "pooled": totals, "mean_psnr_drop": drop, "bars": bars}
 
     cost = cost_720p(proc, blend, frames_720p(clips))

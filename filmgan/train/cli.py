@@ -67,14 +67,19 @@ def _run(task, options: dict) -> dict:
     return trainer.run()
 
 
+def int_list(text: str) -> tuple[int, ...]:
+    """'16,32,64' -> (16, 32, 64); () when any item is not an integer (the caller names the option)."""
+    try:
+        return tuple(int(c) for c in text.split(","))
+    except ValueError:
+        return ()
+
+
 def parse_widths(text: str, count: int | None) -> tuple[int, ...]:
     """'16,32,64' -> (16, 32, 64); ``count`` channels exactly (or at least two when None)."""
     from ..errors import ConfigError
 
-    try:
-        channels = tuple(int(c) for c in text.split(","))
-    except ValueError:
-        channels = ()
+    channels = int_list(text)
     if (len(channels) != count if count else len(channels) < 2) or min(channels, default=0) < 1:
         example = "16,32,64" if count == 3 else "16,32,64,128,256"
         raise ConfigError(f"--widths needs {count or 'two or more'} positive integers like {example}, got '{text}'")
@@ -143,10 +148,7 @@ def train_stylize(style, data, val, exclude, internal_size, load_size, widths, b
     @handle_errors
     def go(as_json=False):
         channels = parse_widths(widths, 3)
-        try:
-            layers = tuple(sorted({int(i) for i in style_layers.split(",")}))
-        except ValueError:
-            layers = ()
+        layers = tuple(sorted(set(int_list(style_layers))))
         if not layers or min(layers) < 0 or max(layers) > 3:
             raise ConfigError(f"--style-layers needs layer indices 0-3 like 1,2,3, got '{style_layers}'")
         if threads:
