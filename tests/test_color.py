@@ -49,3 +49,18 @@ def test_output_luminance_equals_input_luminance_within_one_8bit_level(chroma_sc
     assert dL.max() * 255.0 / 100.0 <= 1.0  # L (0-100) expressed in 8-bit levels
     if chroma_scale == 0.0:  # ab = 0 gives neutral grey
         assert np.abs(out.astype(int) - out[..., :1].astype(int)).max() <= 1
+
+
+def test_black_and_white_pixels_stay_black_and_white_under_any_chroma():
+    """A fade to black or a blown-out white frame admits grey only; strong chroma must not tint it."""
+    rng = np.random.default_rng(5)
+    frame = np.zeros((32, 40, 3), np.uint8)
+    frame[:, 20:] = 255
+    frame[10:20, 5:15] = 40  # a dark grey patch keeps a tint inside the gamut
+    ab = rng.normal(size=(32, 40, 2)).astype(np.float32) * 80.0
+    out = recombine_luminance_chroma(frame, ab)
+    assert (out[:, :5] == 0).all() and (out[:, 20:] == 255).all()
+    patch = out[10:20, 5:15].astype(int)
+    assert (patch.max(axis=-1) - patch.min(axis=-1)).mean() > 5  # tinted, not grey
+    dL = np.abs(rgb_to_luminance_l(patch.astype(np.uint8)) - rgb_to_luminance_l(frame[10:20, 5:15]))
+    assert dL.max() * 255.0 / 100.0 <= 1.0

@@ -185,9 +185,10 @@ def train_stylize(style, data, val, exclude, internal_size, load_size, widths, b
 @click.option("--max-shift", type=click.FloatRange(0.0, 0.5), default=0.04, show_default=True, help="Synthetic camera translation, fraction of the crop.")
 @click.option("--object-shift", type=click.FloatRange(0.0, 0.5), default=0.08, show_default=True, help="Synthetic object translation, fraction of the crop.")
 @click.option("--load-size", type=click.IntRange(32), help="Short side the photos are loaded at (default: the task's).")
+@click.option("--adv-weight", type=click.FloatRange(0.0), help="Adversarial weight of the base losses (default: the --init model's, from its card).")
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch default).")
 @trainer_options
-def train_temporal(init, task, data, videos, val, exclude, style, temporal_weight, real_fraction, pair_batch, clip_size, pairs_per_clip, max_shift, object_shift, load_size, threads, **options):
+def train_temporal(init, task, data, videos, val, exclude, style, temporal_weight, real_fraction, pair_batch, clip_size, pairs_per_clip, max_shift, object_shift, load_size, adv_weight, threads, **options):
     """Fine-tune a colorize or style model with the temporal warp loss.
 
     \b
@@ -209,6 +210,8 @@ def train_temporal(init, task, data, videos, val, exclude, style, temporal_weigh
         overrides = {}
         if click.get_current_context().get_parameter_source("gan_loss") == click.core.ParameterSource.COMMANDLINE:
             overrides["gan_mode"] = options["gan_loss"]
+        if adv_weight is not None:
+            overrides["adv_weight"] = adv_weight
         clips = list_media(videos)[1] if videos else []
         task_obj = build_temporal_task(
             init, [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], [str(c) for c in clips], task=task, style=style,

@@ -114,7 +114,13 @@ def recombine_luminance_chroma(luma_rgb8: np.ndarray, ab: np.ndarray, bisection_
     lin = _linear_rgb_from_y_ab(y, fy, ab, 1.0)
     bad = cv2.inRange(lin.reshape(-1, 1, 3), (-_GAMUT_TOL,) * 3, (1.0 + _GAMUT_TOL,) * 3).reshape(y.shape) == 0
     if bad.any():
-        lin[bad] = _shrink_into_gamut(y[bad], fy[bad], ab[bad], bisection_steps)
+        # Black and white pixels admit grey only: set them directly (a fade to black is all such pixels).
+        extreme = bad & ((y <= 0.0) | (y >= 1.0))
+        if extreme.any():
+            lin[extreme] = np.clip(y[extreme], 0.0, 1.0)[:, None]
+            bad &= ~extreme
+        if bad.any():
+            lin[bad] = _shrink_into_gamut(y[bad], fy[bad], ab[bad], bisection_steps)
     idx = np.clip(lin * (_LIN_LUT_SIZE - 1) + 0.5, 0, _LIN_LUT_SIZE - 1).astype(np.int32)
     return _LINEAR_TO_SRGB8_LUT[idx]
 
