@@ -51,7 +51,7 @@ def time_it(fn, repeats):
 
 def bench_processor(model, precision, compile_model=False):
     engine = TorchEngine(model, task="colorize", precision=precision, compile=compile_model)
-    return engine, ColorizeProcessor(engine)
+    return engine, ColorizeProcessor(engine, render_size=find_preset("colorize").render_size)
 
 
 def main() -> None:

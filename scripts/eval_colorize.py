@@ -1,6 +1,6 @@
 """Evaluate a colorizer on a held-out photo split against the grey baseline (ab = 0).
 
-Runs the real inference path (TorchEngine + ColorizeProcessor at the default render size) on every image of
+Runs the real inference path (TorchEngine + ColorizeProcessor at the colorize preset's render size) on every image of
 the split at its full resolution and prints mean PSNR, SSIM, CIEDE2000 ΔE and colourfulness, with the grey
 baseline and the ground truth, and the issue's bars. Writes a contact sheet of a few results with --sheet.
 
@@ -28,8 +28,11 @@ from filmgan.video.color import recombine_luminance_chroma  # noqa: E402
 from filmgan.video.images import read_image, write_image  # noqa: E402
 
 
-def evaluate(model: Path, split: Path, precision: str, limit: int | None, sheet: Path | None, saturation: float | None = None) -> dict:
-    processor = ColorizeProcessor(TorchEngine(model, task="colorize", precision=precision), saturation=saturation)
+def evaluate(model: Path, split: Path, precision: str, limit: int | None, sheet: Path | None, saturation: float | None = None,
+             render_size: int | None = None) -> dict:
+    """Mean metrics over ``split``; ``render_size`` None: the colorize preset's, as ``filmgan colorize`` runs."""
+    render_size = render_size or find_preset("colorize").render_size
+    processor = ColorizeProcessor(TorchEngine(model, task="colorize", precision=precision), render_size=render_size, saturation=saturation)
     paths = list_media([split])[0][:limit]
     rows, scores = [], {k: [] for k in ("psnr", "ssim", "delta_e", "colourfulness", "psnr_grey", "ssim_grey", "delta_e_grey", "colourfulness_gt")}
     for path in paths:
@@ -49,6 +52,7 @@ def evaluate(model: Path, split: Path, precision: str, limit: int | None, sheet:
     mean = {k: float(np.mean(v)) for k, v in scores.items()}
     mean.update(
         images=len(paths),
+        render_size=processor.render_size,
         delta_e_reduction=1.0 - mean["delta_e"] / mean["delta_e_grey"],
         colourfulness_ratio=mean["colourfulness"] / mean["colourfulness_gt"],
     )
@@ -63,14 +67,15 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--sheet", type=Path, help="write a grey | colorized | truth contact sheet here")
     parser.add_argument("--saturation", type=float, help="chroma gain (default: the model card's)")
+    parser.add_argument("--render-size", type=int, help="short side the network sees (default: the colorize preset's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     model = args.model or find_preset("colorize").model_path()
-    m = evaluate(model, args.split, args.precision, args.limit, args.sheet, args.saturation)
+    m = evaluate(model, args.split, args.precision, args.limit, args.sheet, args.saturation, args.render_size)
     if args.json:
         print(json.dumps(m))
         return
-    print(f"model {model}\nsplit {args.split} ({m['images']} images, full resolution, precision {args.precision})")
+    print(f"model {model}\nsplit {args.split} ({m['images']} images, full resolution, render size {m['render_size']}, precision {args.precision})")
     print(f"{'':14}{'colorized':>10}{'grey (ab=0)':>13}{'truth':>8}")
     print(f"{'PSNR dB':14}{m['psnr']:>10.2f}{m['psnr_grey']:>13.2f}")
     print(f"{'SSIM':14}{m['ssim']:>10.4f}{m['ssim_grey']:>13.4f}")

@@ -45,7 +45,8 @@ def test_card_describes_its_training(shipped):
 
 
 def test_beats_the_grey_baseline_and_adds_colour(shipped, photos):
-    processor = ColorizeProcessor(TorchEngine(shipped, task="colorize", precision="fp32"))
+    render_size = find_preset("colorize").render_size  # what 'filmgan colorize' runs
+    processor = ColorizeProcessor(TorchEngine(shipped, task="colorize", precision="fp32"), render_size=render_size)
     de, de_grey, colour, colour_truth, gain_db = [], [], [], [], []
     for truth in photos:
         out = processor.colorize(truth[None])[0]
@@ -71,3 +72,17 @@ def test_bf16_output_matches_fp32_above_40_db(shipped, photos):
     frames = np.stack([p for p in photos if p.shape == photos[0].shape][:3])
     a, b = fp32.colorize(frames), bf16.colorize(frames)
     assert min(psnr(x, y) for x, y in zip(a, b)) >= 40.0
+
+
+def test_the_engine_runs_channels_last_with_the_module_s_numbers(shipped):
+    from filmgan.models.checkpoint import load_model
+
+    engine = TorchEngine(shipped, task="colorize", precision="fp32")
+    weights = [p for p in engine.model.parameters() if p.ndim == 4]
+    assert weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
+    module, _ = load_model(shipped, task="colorize", device=torch.device("cpu"))  # plain NCHW
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 1, 64, 96)).astype(np.float32)
+    with torch.inference_mode():
+        reference = module(torch.from_numpy(x)).numpy()
+    out = engine.run(x)
+    assert out.shape == reference.shape and np.abs(out - reference).max() < 1e-4
