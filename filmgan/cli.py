@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -128,6 +129,10 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     if preset.task != expected_task:
         raise click.UsageError(f"preset '{preset.name}' is a {preset.task} preset; use 'filmgan {'colorize' if preset.task == 'colorize' else 'stylize'}'")
     files = expand_inputs(inputs)
+    # OpenMP threads (torch's) sleep when idle instead of spinning: a render's decode and encode threads
+    # share the cores, and spinning cost ~8 % of a 720p colorize on 2 cores (3.68 -> 4.00 frames/s).
+    # Set before the backend imports torch; an explicit OMP_WAIT_POLICY is left alone.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     processor = build_processor(preset, options)
     encode = preset.encode_config(codec=options["codec"], crf=options["crf"], preset=options["encode_preset"], pix_fmt=options["pix_fmt"])
     config = RenderConfig(decode=DecodeConfig(batch_size=options["batch_size"], skip_corrupt=options["skip_corrupt"]), encode=encode, overwrite=options["overwrite"])

@@ -262,9 +262,11 @@ def build_temporal_task(
     if card.task == "colorize":
         from .colorize import build_colorize_task
 
+        from .colorize import ColorizeTask
+
         base = build_colorize_task(
-            list(data), list(val), list(exclude), internal_size=card.internal_size or 256, load_size=load_size or 288, widths=tuple(card.args["widths"]), norm=card.args.get("norm", "batch"),
-            global_context=card.args.get("global_context", False), **options,
+            list(data), list(val), list(exclude), internal_size=card.internal_size or 256, load_size=load_size or 288,
+            **architecture_options(card, ColorizeTask), **options,
         )
     else:
         base = _style_base(card, style, data, val, exclude, load_size, options)
@@ -281,10 +283,20 @@ def _style_base(card, style, data, val, exclude, load_size, options):
         raise ConfigError(f"fine-tuning the style model '{card.name}' needs its painting: pass --style PATH (it was trained on '{info.get('painting', '?')}')")
     if info.get("sha256") and file_digest(Path(style)) != info["sha256"]:
         raise ConfigError(f"{style} is not the painting '{info.get('painting')}' that '{card.name}' was trained on (sha256 differs)")
-    args = card.args
+    from .stylize import StyleTask
+
     credits = {k: info[k] for k in ("painter", "title", "year") if k in info}
     size = card.internal_size or 360
     return build_style_task(
         style, list(data), list(val), list(exclude), internal_size=size, load_size=load_size or size, credits=credits,
-        widths=tuple(args["widths"]), blocks=args["blocks"], stem_kernel=args["stem_kernel"], separable=args["separable"], **options,
+        **architecture_options(card, StyleTask), **options,
     )
+
+
+def architecture_options(card: ModelCard, task_cls: type) -> dict[str, Any]:
+    """The generator arguments of ``card`` that ``task_cls`` takes as fields (lists back to tuples), so the
+    rebuilt task builds the same network; arguments the task fixes itself (channel counts) are left out."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(task_cls)}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in card.args.items() if k in names}
