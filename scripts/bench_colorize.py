@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from filmgan.backends.torch_backend import TorchEngine  # noqa: E402
 from filmgan.metrics.image import psnr  # noqa: E402
 from filmgan.presets import find_preset  # noqa: E402
-from filmgan.processors.colorize import ColorizeProcessor  # noqa: E402
+from filmgan.processors.colorize import ColorizeProcessor, render_dims  # noqa: E402
 
 SIZES = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 PHOTOS = ROOT.parent / "shared/data/photos/bsds500_test"
@@ -77,7 +77,7 @@ def main() -> None:
         for precision in precisions:
             engine, proc = bench_processor(model, precision)
             for batch in (1, 4):
-                rw, rh = __import__("filmgan.processors.colorize", fromlist=["render_dims"]).render_dims(*size, proc.render_size)
+                rw, rh = render_dims(*size, proc.render_size)
                 x = np.random.default_rng(0).standard_normal((batch, 1, rh, rw)).astype(np.float32)
                 t_model = time_it(lambda: engine.run(x), args.repeats) / batch
                 t_proc = time_it(lambda: proc.colorize(frames[:batch]), args.repeats) / batch

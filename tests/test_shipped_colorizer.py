@@ -19,13 +19,17 @@ HELD_OUT = Path(__file__).resolve().parents[2] / "shared/data/photos/bsds500_tes
 pytestmark = pytest.mark.realdata
 
 
+def shipped_model(preset: str) -> Path:
+    """The model file of a built-in preset; skips the test when the weights are not in this checkout."""
+    try:
+        return find_preset(preset).model_path()
+    except Exception as exc:  # noqa: BLE001 - the weights may not be in a partial checkout
+        pytest.skip(f"{preset} model not shipped: {exc}")
+
+
 @pytest.fixture(scope="module")
 def shipped():
-    try:
-        path = find_preset("colorize").model_path()
-    except Exception as exc:  # noqa: BLE001 - the weights may not be in a partial checkout
-        pytest.skip(f"default colorizer not shipped: {exc}")
-    return path
+    return shipped_model("colorize")
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +83,7 @@ def test_the_engine_picks_the_memory_layout_and_keeps_the_module_s_numbers(prese
     """The BatchNorm U-Net runs channels-last; the instance-norm StyleNet stays NCHW (slower in NHWC)."""
     from filmgan.models.checkpoint import load_model
 
-    try:
-        path = find_preset(preset).model_path()
-    except Exception as exc:  # noqa: BLE001 - the weights may not be in a partial checkout
-        pytest.skip(f"{preset} not shipped: {exc}")
+    path = shipped_model(preset)
     engine = TorchEngine(path, precision="fp32")
     weights = [p for p in engine.model.parameters() if p.ndim == 4 and min(p.shape[1:]) > 1]  # unambiguous layout
     assert engine.channels_last is nhwc

@@ -1,8 +1,9 @@
 """The torch backend: runs a safetensors generator in eager mode or compiled, fp32 or bf16.
 
 bf16 is used on CPUs with AMX / AVX512-BF16 (``precision='auto'``), where a bf16 matmul is ~6x faster
-than fp32; ``scripts/bench_colorize.py`` checks its quality against fp32. Convolutional models
-without instance normalisation run channels-last (NHWC; see ``prefers_channels_last``). ``torch.compile`` is applied per input shape (a video has one shape, so it compiles once).
+than fp32; ``scripts/bench_colorize.py`` checks its quality against fp32. Convolutional models without
+instance normalisation run channels-last (NHWC; see ``prefers_channels_last``). ``torch.compile`` is
+applied per input shape (a video has one shape, so it compiles once).
 """
 
 from __future__ import annotations
@@ -54,8 +55,6 @@ class TorchEngine:
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self._dtype, enabled=self._dtype is not None):
             out = self._fn(tuple(inp.shape))(inp)
         return out.float().cpu().numpy()
-
-
 
 
 def prefers_channels_last(model) -> bool:

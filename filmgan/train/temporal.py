@@ -260,9 +260,7 @@ def build_temporal_task(
         raise ConfigError(f"{init} is a '{card.task}' model, not '{task}'")
     options = {**base_task_options(card), **(overrides or {})}
     if card.task == "colorize":
-        from .colorize import build_colorize_task
-
-        from .colorize import ColorizeTask
+        from .colorize import ColorizeTask, build_colorize_task
 
         base = build_colorize_task(
             list(data), list(val), list(exclude), internal_size=card.internal_size or 256, load_size=load_size or 288,
