@@ -5,7 +5,7 @@ encoded, so no codec noise):
 
 * colorize its grey version (same Lab L, zero chroma) with the colorize preset's model, per frame and
   with the preset's flow-guided blending (``FlowBlender``, exactly what ``TemporalProcessor`` runs);
-* E_warp (Lai et al. 2018, ``filmgan.metrics.flicker.WarpError``, DIS medium at full size) of the
+* E_warp (Lai et al. 2018, ``filmgan.metrics.flicker.WarpErrors``, DIS medium at full size) of the
   per-frame output, the blended output and the original colour clip -- all three with the flow computed
   once on the original colour frames, so they are comparable;
 * PSNR (MSE pooled over the clip) of both outputs against the original colour frames and the drop;
@@ -32,7 +32,6 @@ import json
 import math
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import cv2
@@ -43,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from filmgan.config import BlendConfig, DecodeConfig  # noqa: E402
 from filmgan.errors import FilmganError  # noqa: E402
-from filmgan.metrics.flicker import WarpError  # noqa: E402
+from filmgan.metrics.flicker import WarpErrors  # noqa: E402
 from filmgan.presets import find_preset, list_presets  # noqa: E402
 from filmgan.temporal.blend import FlowBlender  # noqa: E402
 from filmgan.video.color import recombine_luminance_chroma  # noqa: E402
@@ -53,34 +52,12 @@ VIDEOS = ROOT.parent / "shared/data/videos"
 BATCH = 4
 
 
-class SharedFlow:
-    """Stands in for a WarpError's flow estimator so several meters on one reference compute each flow once."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.cache = inner, {}
-
-    def prepare(self, frame):
-        return self.inner.prepare(frame)
-
-    def calc(self, a, b):
-        key = (a.shape, zlib.crc32(a), zlib.crc32(b))
-        if key not in self.cache:
-            if len(self.cache) >= 8:
-                self.cache.clear()
-            self.cache[key] = self.inner.calc(a, b)
-        return self.cache[key]
-
-
 def warp_errors(reference, **videos) -> dict[str, float]:
-    """E_warp of each video, flow on ``reference`` (computed once per pair for all of them)."""
-    meters = {name: WarpError() for name in videos}
-    shared = SharedFlow(next(iter(meters.values()))._flow)
-    for meter in meters.values():
-        meter._flow = shared
+    """E_warp of each video, flow and scene cuts on ``reference`` (computed once per pair for all of them)."""
+    meter = WarpErrors(list(videos))
     for i, ref in enumerate(reference):
-        for name, frames in videos.items():
-            meters[name].update(frames[i], ref)
-    return {name: m.value for name, m in meters.items()}
+        meter.update(ref, {name: frames[i] for name, frames in videos.items()})
+    return meter.values
 
 
 def read_clip(path: Path, frames: int, start: str | int = 0) -> np.ndarray:

@@ -12,6 +12,7 @@ from filmgan.errors import ConfigError, InputError
 from filmgan.metrics import (
     CDC,
     WarpError,
+    WarpErrors,
     colour_histograms,
     colourfulness,
     delta_e,
@@ -195,3 +196,20 @@ def test_read_video_frames_decodes_a_small_file(tmp_path):
     assert len(frames) == 3 and frames[0].shape == (48, 64, 3) and frames[0].dtype == np.uint8
     with pytest.raises(InputError):
         list(read_video_frames(tmp_path / "missing.mp4"))
+
+
+def test_warp_errors_of_several_videos_equal_separate_meters():
+    reference = panning_clip(6, seed=1)
+    rng = np.random.default_rng(3)
+    flickering = [np.clip(f.astype(np.int16) + rng.integers(-12, 13), 0, 255).astype(np.uint8) for f in reference]
+    together = WarpErrors(["clean", "flicker"])
+    alone = {"clean": WarpError(), "flicker": WarpError()}
+    for ref, noisy in zip(reference, flickering):
+        together.update(ref, {"clean": ref, "flicker": noisy})
+        alone["clean"].update(ref, ref)
+        alone["flicker"].update(noisy, ref)
+    assert together.pairs == 5
+    assert together.values == pytest.approx({name: meter.value for name, meter in alone.items()}, rel=1e-12)
+    assert together.values["flicker"] > 5 * together.values["clean"]
+    with pytest.raises(InputError, match="expected frames of clean, flicker"):
+        together.update(reference[0], {"clean": reference[0]})

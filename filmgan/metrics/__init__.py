@@ -4,12 +4,13 @@ numpy-only here (``image`` imports scikit-image lazily, inside its functions); F
 network and torch, live in their own module and are never imported from this package's ``__init__``.
 """
 
-from .flicker import CDC, WarpError, colour_histograms, flicker_report, js_divergence, read_video_frames
+from .flicker import CDC, WarpError, WarpErrors, colour_histograms, flicker_report, js_divergence, read_video_frames
 from .image import colorfulness, colourfulness, delta_e, psnr, ssim
 
 __all__ = [
     "CDC",
     "WarpError",
+    "WarpErrors",
     "colorfulness",
     "colour_histograms",
     "colourfulness",

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from itertools import zip_longest
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -55,45 +55,57 @@ def _check_frame(frame: np.ndarray, what: str) -> None:
         raise InputError(f"{what} must be uint8 (H, W, 3) RGB, got {frame.dtype} {frame.shape}")
 
 
-class WarpError:
-    """Streaming warping error: :meth:`update` with each frame (and its reference), then :attr:`value`."""
+class WarpErrors:
+    """Streaming warping error of several videos made from one reference (e.g. per-frame and blended outputs).
 
-    def __init__(self, preset: str = "medium", max_side: int | None = None, channel_reduction: str = "mean", skip_cuts: bool = True):
+    Each pair's flow, occlusion mask and scene-cut decision are computed once, on the reference, for all
+    of them. :meth:`update` with the reference frame and every video's frame, then :attr:`values`.
+    """
+
+    def __init__(self, names: Sequence[str], preset: str = "medium", max_side: int | None = None, channel_reduction: str = "mean",
+                 skip_cuts: bool = True):
         if channel_reduction not in ("mean", "sum"):
             raise ConfigError(f"channel_reduction must be 'mean' or 'sum', got '{channel_reduction}'")
+        if not names:
+            raise ConfigError("WarpErrors needs at least one video name")
+        self.names = tuple(names)
         self._flow = FlowEstimator(preset, max_side)
         self._cuts = SceneCutDetector() if skip_cuts else None
         self.cuts = 0  # pairs left out because the reference cuts to another shot between them
         self._channels = 3 if channel_reduction == "mean" else 1
-        self._prev: tuple[np.ndarray, np.ndarray] | None = None  # (frame in [0, 1], reference grey)
-        self.total = 0.0
+        self._prev: tuple[np.ndarray, dict[str, np.ndarray]] | None = None  # (reference grey, frames in [0, 1])
+        self.totals = dict.fromkeys(self.names, 0.0)
         self.pairs = 0
 
-    def update(self, frame: np.ndarray, reference: np.ndarray | None = None) -> float | None:
-        """Add frame t; returns E_pair(t-1, t), or None for the first frame and after a scene cut."""
-        _check_frame(frame, "frame")
-        ref = frame if reference is None else reference
-        _check_frame(ref, "reference frame")
-        cur = (frame.astype(np.float32) * (1.0 / 255.0), self._flow.prepare(ref))
+    def update(self, reference: np.ndarray, frames: Mapping[str, np.ndarray]) -> dict[str, float] | None:
+        """Add frame t of each video; returns each E_pair(t-1, t), or None for the first frame and after a cut."""
+        if set(frames) != set(self.names):
+            raise InputError(f"expected frames of {', '.join(self.names)}, got {', '.join(frames)}")
+        for name, frame in frames.items():
+            _check_frame(frame, f"frame of '{name}'")
+        _check_frame(reference, "reference frame")
+        cur = (self._flow.prepare(reference), {name: f.astype(np.float32) * (1.0 / 255.0) for name, f in frames.items()})
         prev, self._prev = self._prev, cur
-        cut = self._cuts is not None and self._cuts.is_cut(ref)
+        cut = self._cuts is not None and self._cuts.is_cut(reference)
         if prev is None:
             return None
         if cut:
             self.cuts += 1
             return None
-        err = self._pair(prev, cur)
-        self.total += err
-        self.pairs += 1
-        return err
-
-    def _pair(self, prev, cur) -> float:
-        (v_prev, g_prev), (v_cur, g_cur) = prev, cur
-        if g_prev.shape != g_cur.shape or v_prev.shape != v_cur.shape:
+        (g_prev, v_prev), (g_cur, v_cur) = prev, cur
+        if g_prev.shape != g_cur.shape:
             raise InputError("frame size changed within the video")
         fwd = self._flow.calc(g_prev, g_cur)
-        bwd = self._flow.calc(g_cur, g_prev)
-        valid = ~occlusion_mask(fwd, bwd, motion_boundaries=True, mark_out_of_frame=False)
+        valid = ~occlusion_mask(fwd, self._flow.calc(g_cur, g_prev), motion_boundaries=True, mark_out_of_frame=False)
+        errors = {name: self._pair(v_prev[name], v_cur[name], fwd, valid) for name in self.names}
+        for name, err in errors.items():
+            self.totals[name] += err
+        self.pairs += 1
+        return errors
+
+    def _pair(self, v_prev: np.ndarray, v_cur: np.ndarray, fwd: np.ndarray, valid: np.ndarray) -> float:
+        if v_prev.shape != v_cur.shape:
+            raise InputError("frame size changed within the video")
         size = (v_cur.shape[1], v_cur.shape[0])
         if fwd.shape[1::-1] != size:
             fwd = resize_flow(fwd, size)
@@ -105,9 +117,34 @@ class WarpError:
         return float(np.sum(np.square(diff, dtype=np.float64)) / (n * self._channels))
 
     @property
+    def values(self) -> dict[str, float]:
+        """Mean E_pair of each video over the pairs seen (nan before two frames)."""
+        return {name: total / self.pairs if self.pairs else math.nan for name, total in self.totals.items()}
+
+
+class WarpError:
+    """Streaming warping error of one video: :meth:`update` with each frame (and its reference), then :attr:`value`."""
+
+    def __init__(self, preset: str = "medium", max_side: int | None = None, channel_reduction: str = "mean", skip_cuts: bool = True):
+        self._errors = WarpErrors(("video",), preset, max_side, channel_reduction, skip_cuts)
+
+    def update(self, frame: np.ndarray, reference: np.ndarray | None = None) -> float | None:
+        """Add frame t; returns E_pair(t-1, t), or None for the first frame and after a scene cut."""
+        errors = self._errors.update(frame if reference is None else reference, {"video": frame})
+        return None if errors is None else errors["video"]
+
+    @property
+    def pairs(self) -> int:
+        return self._errors.pairs
+
+    @property
+    def cuts(self) -> int:
+        return self._errors.cuts
+
+    @property
     def value(self) -> float:
         """Mean E_pair over the pairs seen (nan before two frames)."""
-        return self.total / self.pairs if self.pairs else math.nan
+        return self._errors.values["video"]
 
 
 def colour_histograms(frame: np.ndarray) -> np.ndarray:

@@ -222,3 +222,35 @@ def train_temporal(init, task, data, videos, val, exclude, style, temporal_weigh
         click.echo(json.dumps({"ok": True, "out": str(options["out"]), "metrics": metrics}))
 
     go()
+
+
+@train.command("average")
+@click.argument("snapshots", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The averaged model file (.safetensors; its card is written beside it).")
+@click.option("--name", help="Model name for the card (default: the first snapshot's).")
+@click.option("--fp16", is_flag=True, help="Store the weights in float16 (half the file size).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
+def train_average(snapshots, out, name, fp16, overwrite):
+    """Average the weights of snapshots of one run (SWA) into one model file.
+
+    \b
+    Snapshots of a GAN generator oscillate around a common optimum; their uniform average usually
+    validates better than any one of them. Only files of the same architecture can be averaged.
+    """
+    from ..cli import handle_errors
+    from ..errors import OutputError
+
+    @handle_errors
+    def go(as_json=False):
+        import torch
+
+        from ..models.checkpoint import save_model
+        from .averaging import average_models
+
+        if out.exists() and not overwrite:
+            raise OutputError(f"{out} exists (pass --overwrite to replace it)")
+        model, card = average_models(snapshots, name=name)
+        card = save_model(out, model, card, dtype=torch.float16 if fp16 else None)
+        click.echo(json.dumps({"ok": True, "out": str(out), "name": card.name, "sources": len(snapshots)}))
+
+    go()
