@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from click.testing import CliRunner  # noqa: E402
 
-from filmgan.card import ModelCard  # noqa: E402
+from filmgan.card import ModelCard, read_card  # noqa: E402
 from filmgan.cli import main  # noqa: E402
 from filmgan.errors import CheckpointError, ConfigError, ModelUnavailableError  # noqa: E402
 from filmgan.models.checkpoint import load_model, save_model  # noqa: E402
@@ -315,3 +315,5 @@ def test_shipped_style_presets_load_and_produce_an_image(name):
     out = np.concatenate([b.frames for b in [*processor.process(batch), *processor.flush()]])
     assert out.shape == frames.shape and out.std() > 5 and np.abs(out.astype(int) - frames).mean() > 10
     assert any(p.name == name for p in list_presets())
+    card = read_card(preset.model_path())  # the held-out split is recorded as kept out of training
+    assert "bsds500_test" in " ".join(card.training["data"]["excluded"])
