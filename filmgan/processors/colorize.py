@@ -12,6 +12,9 @@ pixels at 720p (DESIGN.md: "temporal blending touches chroma only").
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Iterable
 
 import cv2
@@ -30,6 +33,12 @@ def render_dims(width: int, height: int, short_side: int | None, multiple: int =
     w = max(multiple, int(round(width * scale / multiple)) * multiple)
     h = max(multiple, int(round(height * scale / multiple)) * multiple)
     return w, h
+
+
+@lru_cache(maxsize=1)
+def _recombine_pool() -> ThreadPoolExecutor:
+    """Threads that recombine the frames of a batch side by side (numpy and OpenCV release the GIL)."""
+    return ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="filmgan-recombine")
 
 
 class ColorizeProcessor:
@@ -52,14 +61,15 @@ class ColorizeProcessor:
         small = [cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames]
         L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
         ab = self.engine.run(L.astype(np.float32)) * (AB_SCALE * self.saturation)
-        out = np.empty_like(frames)
-        for i in range(n):
+        chroma = []
+        for i in range(n):  # in order: the blender carries its state from frame to frame
             ab_small = np.ascontiguousarray(ab[i].transpose(1, 2, 0))
             if self.blender is not None:
                 ab_small = self.blender.blend_frame(small[i], ab_small)
-            ab_full = cv2.resize(ab_small, (w, h), interpolation=cv2.INTER_LINEAR)
-            out[i] = recombine_luminance_chroma(frames[i], ab_full)
-        return out
+            chroma.append(cv2.resize(ab_small, (w, h), interpolation=cv2.INTER_LINEAR))
+        if n == 1:
+            return recombine_luminance_chroma(frames[0], chroma[0])[None]
+        return np.stack(list(_recombine_pool().map(recombine_luminance_chroma, frames, chroma)))
 
     def process(self, batch: FrameBatch) -> Iterable[FrameBatch]:
         return (batch.with_frames(self.colorize(batch.frames)),)
