@@ -1,11 +1,15 @@
 """ColorizeProcessor with a fake engine (no torch): luminance kept, chroma blended along the motion."""
 
+from fractions import Fraction
+
 import numpy as np
+import pytest
 
 from filmgan.card import ModelCard
 from filmgan.config import BlendConfig
 from filmgan.processors.colorize import AB_SCALE, ColorizeProcessor, render_dims
 from filmgan.temporal.blend import FlowBlender
+from filmgan.video.frames import FrameBatch
 from filmgan.video.color import rgb_to_lab, rgb_to_luminance_l
 
 from media import texture
@@ -74,3 +78,38 @@ def test_a_batch_gives_the_frames_that_single_calls_give():
     # the engine draws its random casts per frame in one call or in six: the same draws in the same order
     assert np.array_equal(together, singles)
     assert len({int(f[..., 0].mean()) for f in together}) > 1  # frames differ: a mix-up of order would show
+
+
+def batches_of(clip, size):
+    return [FrameBatch(clip[i : i + size], np.arange(i, i + len(clip[i : i + size]), dtype=np.int64), Fraction(1, 25), i) for i in range(0, len(clip), size)]
+
+
+def test_process_returns_each_batch_one_call_late_in_order_and_flush_the_last():
+    clip = panning_clip(6)
+    expected = ColorizeProcessor(FlickeringEngine(seed=5), render_size=32, blender=FlowBlender()).colorize(clip)
+    proc = ColorizeProcessor(FlickeringEngine(seed=5), render_size=32, blender=FlowBlender())
+    returned = [list(proc.process(b)) for b in batches_of(clip, 2)] + [list(proc.flush())]
+    assert [len(r) for r in returned] == [0, 1, 1, 1]
+    out = [b for r in returned for b in r]
+    assert [b.pts.tolist() for b in out] == [[0, 1], [2, 3], [4, 5]]
+    assert np.array_equal(np.concatenate([b.frames for b in out]), expected)
+    assert list(proc.flush()) == []
+
+
+class FailingBlender:
+    def blend_frame(self, small, ab):
+        raise RuntimeError("blend failed")
+
+    def reset(self):
+        pass
+
+
+def test_an_error_while_finishing_surfaces_on_the_next_call_and_reset_drops_it():
+    clip = panning_clip(4)
+    proc = ColorizeProcessor(FlickeringEngine(), render_size=32, blender=FailingBlender())
+    first, second = batches_of(clip, 2)
+    assert list(proc.process(first)) == []  # the worker fails in the background...
+    with pytest.raises(RuntimeError, match="blend failed"):
+        proc.process(second)  # ...and the caller hears of it on the next call
+    proc.reset()  # the second batch's failure is dropped with it
+    assert list(proc.flush()) == []

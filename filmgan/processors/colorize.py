@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import CheckpointError
 from ..video.color import recombine_luminance_chroma, rgb_to_luminance_l
 from ..video.frames import FrameBatch
+from .overlap import OneBehind
 
 L_SCALE, AB_SCALE = 50.0, 110.0  # must match filmgan.models.lab
 
@@ -53,30 +54,43 @@ class ColorizeProcessor:
         self.blender = blender  # a temporal.blend.FlowBlender, or None for per-frame output
         # Gain on the predicted chroma: the model's card carries the value calibrated on its validation split.
         self.saturation = float(saturation if saturation is not None else card.extra.get("saturation", 1.0))
+        self._finisher = OneBehind()
 
     def colorize(self, frames: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 colorized."""
-        n, h, w = frames.shape[:3]
+        return self._finish(frames, *self._predict(frames))
+
+    def _predict(self, frames: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """The frames at the render size and the network's ab for them, (N, 2, h, w) in Lab units."""
+        h, w = frames.shape[1:3]
         rw, rh = render_dims(w, h, self.render_size)
         small = [cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames]
         L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
-        ab = self.engine.run(L.astype(np.float32)) * (AB_SCALE * self.saturation)
+        return small, self.engine.run(L.astype(np.float32)) * (AB_SCALE * self.saturation)
+
+    def _finish(self, frames: np.ndarray, small: list[np.ndarray], ab: np.ndarray) -> np.ndarray:
+        """Blend (in frame order: the blender carries its state), upsample and recombine with the source L."""
+        h, w = frames.shape[1:3]
         chroma = []
-        for i in range(n):  # in order: the blender carries its state from frame to frame
+        for i in range(len(frames)):
             ab_small = np.ascontiguousarray(ab[i].transpose(1, 2, 0))
             if self.blender is not None:
                 ab_small = self.blender.blend_frame(small[i], ab_small)
             chroma.append(cv2.resize(ab_small, (w, h), interpolation=cv2.INTER_LINEAR))
-        if n == 1:
+        if len(frames) == 1:
             return recombine_luminance_chroma(frames[0], chroma[0])[None]
         return np.stack(list(_recombine_pool().map(recombine_luminance_chroma, frames, chroma)))
 
     def process(self, batch: FrameBatch) -> Iterable[FrameBatch]:
-        return (batch.with_frames(self.colorize(batch.frames)),)
+        """Batch k's network runs here while batch k-1 is finished in a worker thread; returns batch k-1."""
+        small, ab = self._predict(batch.frames)
+        return self._finisher.submit(lambda: batch.with_frames(self._finish(batch.frames, small, ab)))
 
     def flush(self) -> Iterable[FrameBatch]:
-        return ()
+        return self._finisher.drain()
 
     def reset(self) -> None:
+        """Forget the temporal state; a batch still being finished (from a failed render) is dropped."""
+        self._finisher.discard()
         if self.blender is not None:
             self.blender.reset()
