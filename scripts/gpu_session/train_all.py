@@ -1,4 +1,4 @@
-"""One-shot GPU training session (how colorize-v2 and the style presets were trained on a lent H200).
+"""One-shot GPU training session (how the GPU runs behind colorize-v3 and the style presets were trained on a lent H200).
 
 Colorizer variants and four style presets train side by side, then temporal fine-tunes, then everything
 is packed into at most 8 tar files for the trip back (the device tool's limits).
