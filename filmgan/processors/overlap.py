@@ -38,9 +38,3 @@ class OneBehind:
         pending, self._pending = self._pending, None
         if pending is not None:
             pending.exception()
-
-    def close(self) -> None:
-        self.discard()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None

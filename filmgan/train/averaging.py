@@ -30,22 +30,25 @@ def average_models(paths: Sequence[str | Path], name: str | None = None) -> tupl
     """The uniform average of the model files ``paths`` and its card (the first file's, recording the sources)."""
     if len(paths) < 2:
         raise CheckpointError("averaging needs at least two model files")
-    loaded = [load_model(p) for p in paths]
-    model, card = loaded[0]
-    for path, (_, other) in zip(paths[1:], loaded[1:]):
+    model, card = load_model(paths[0])
+    state = model.state_dict()
+    total = {key: value.double() for key, value in state.items() if value.is_floating_point()}  # a running sum: one file in memory at a time
+    sources = [_source(paths[0], card)]
+    for path in paths[1:]:
+        other_model, other = load_model(path)
         if (other.arch, other.args, other.task, other.color_space) != (card.arch, card.args, card.task, card.color_space):
             raise CheckpointError(f"{path} is a {other.task} '{other.arch}' model with other arguments than {paths[0]}: only snapshots of one architecture can be averaged")
-    states = [m.state_dict() for m, _ in loaded]
-    average = {
-        key: torch.stack([s[key].float() for s in states]).mean(0).to(value.dtype) if value.is_floating_point() else value
-        for key, value in states[0].items()
-    }
-    model.load_state_dict(average)
-    sources = [
-        {"file": Path(p).name, "sha256": c.extra.get("sha256"), "steps": c.training.get("steps")} for p, (_, c) in zip(paths, loaded)
-    ]
+        for key, value in other_model.state_dict().items():
+            if key in total:
+                total[key] += value.double()
+        sources.append(_source(path, other))
+    model.load_state_dict({key: (total[key] / len(paths)).to(value.dtype) if key in total else value for key, value in state.items()})
     training = {**card.training, "averaged": {"method": METHOD, "sources": sources}}
     return model.eval(), card.with_updates(name=name or card.name, training=training)
+
+
+def _source(path: str | Path, card: ModelCard) -> dict:
+    return {"file": Path(path).name, "sha256": card.extra.get("sha256"), "steps": card.training.get("steps")}
 
 
 __all__ = ["average_models", "METHOD"]

@@ -238,7 +238,7 @@ def train_average(snapshots, out, name, fp16, overwrite):
     validates better than any one of them. Only files of the same architecture can be averaged.
     """
     from ..cli import handle_errors
-    from ..errors import OutputError
+    from ..video.atomic import check_destination
 
     @handle_errors
     def go(as_json=False):
@@ -247,8 +247,7 @@ def train_average(snapshots, out, name, fp16, overwrite):
         from ..models.checkpoint import save_model
         from .averaging import average_models
 
-        if out.exists() and not overwrite:
-            raise OutputError(f"{out} exists (pass --overwrite to replace it)")
+        check_destination(out, overwrite=overwrite)
         model, card = average_models(snapshots, name=name)
         card = save_model(out, model, card, dtype=torch.float16 if fp16 else None)
         click.echo(json.dumps({"ok": True, "out": str(out), "name": card.name, "sources": len(snapshots)}))
