@@ -192,12 +192,12 @@ def test_train_temporal_cli_fine_tunes_a_model_file(tmp_path):
     init = tiny_model_file(tmp_path / "init.safetensors")
     out = tmp_path / "run"
     args = ["train", "temporal", "--init", init, "--data", photos, "--val", val, "--out", out, "--steps", "2", "--batch", "2", "--crop", "32",
-            "--precision", "fp32", "--val-every", "2", "--ckpt-every", "1", "--load-size", "40", "--temporal-weight", "3", "-q"]
+            "--precision", "fp32", "--val-every", "2", "--ckpt-every", "1", "--load-size", "40", "--temporal-weight", "3", "--colour-weight", "2", "-q"]
     result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.strip().splitlines()[-1])["ok"]
     _, card = load_model(out / "model.safetensors", task="colorize")
-    assert card.training["temporal"]["weight"] == 3.0 and card.training["steps"] == 2
+    assert card.training["temporal"]["weight"] == 3.0 and card.training["steps"] == 2 and card.training["colour_weight"] == 2.0
     assert card.internal_size == 32 and card.args == InitWeights.load(init).card.args
 
     wrong = CliRunner().invoke(main, [str(a) for a in ["train", "temporal", "--init", init, "--task", "style", "--data", photos, "--out", tmp_path / "w"]])
@@ -217,5 +217,7 @@ def test_style_models_need_their_painting(tmp_path):
     write_image(painting, synthetic_images(1)[0])
     with pytest.raises(ConfigError, match="sha256 differs"):
         build_temporal_task(tmp_path / "style.safetensors", [str(tmp_path)], style=painting)
+    with pytest.raises(ConfigError, match="colourfulness weight applies to colorize models"):
+        build_temporal_task(tmp_path / "style.safetensors", [str(tmp_path)], style=painting, overrides={"colour_weight": 1.0})
     with pytest.raises(CheckpointError):
         InitWeights.load(tmp_path / "missing.safetensors")

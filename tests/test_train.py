@@ -30,11 +30,11 @@ def synthetic_images(n=6, size=(40, 56), seed=0):
     return images
 
 
-def tiny_task(gan_mode="hinge", perceptual_weight=0.0):
+def tiny_task(gan_mode="hinge", perceptual_weight=0.0, colour_weight=0.0):
     images = synthetic_images()
     return ColorizeTask(
         bank=ImageBank(images[:4], [f"img{i}" for i in range(4)]), val_images=images[4:], internal_size=32,
-        widths=(4, 8, 8), d_width=4, gan_mode=gan_mode, perceptual_weight=perceptual_weight,
+        widths=(4, 8, 8), d_width=4, gan_mode=gan_mode, perceptual_weight=perceptual_weight, colour_weight=colour_weight,
         features={"kind": "random", "seed": 3, "widths": [4, 4, 4, 4]},
     )
 
@@ -131,3 +131,33 @@ def test_global_context_generator_round_trips_through_its_card(tmp_path):
         local.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("context.")})
         assert (model(x) - model(y))[..., :, :8].abs().max() > 0
         assert (local(x) - local(y))[..., :, :8].abs().max() == 0
+
+
+def test_colourfulness_loss_is_the_metric_and_pulls_a_washed_out_output_towards_its_truth():
+    from filmgan.metrics.image import colourfulness
+    from filmgan.train.losses import colourfulness_loss, colourfulness_torch
+
+    images = synthetic_images(3)
+    rgb = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+    measured = colourfulness_torch(rgb)
+    assert measured.numpy() == pytest.approx([colourfulness(img) for img in images], rel=1e-5)
+    assert float(colourfulness_loss(rgb, rgb)) == pytest.approx(0.0, abs=1e-6)
+
+    grey = rgb.mean(dim=1, keepdim=True)
+    washed = (grey + 0.3 * (rgb - grey)).requires_grad_(True)  # 30 % of the truth's chroma
+    loss = colourfulness_loss(washed, rgb)
+    assert float(loss.detach()) == pytest.approx(float((0.7 * measured).mean()) / 100.0, rel=1e-3)
+    loss.backward()
+    stepped = washed.detach() - 0.05 * washed.grad / washed.grad.abs().max()
+    assert float(colourfulness_loss(stepped, rgb)) < float(loss)  # a gradient step adds colour
+
+
+def test_colour_weight_enters_the_generator_loss_and_the_card(tmp_path):
+    from filmgan.models.checkpoint import load_model
+
+    trainer = Trainer(tiny_task(colour_weight=2.0), config(tmp_path, steps=1))
+    logs = trainer.train_step()
+    assert logs["colour"] > 0 and np.isfinite(logs["g_loss"])
+    trainer.validate()
+    _, card = load_model(tmp_path / "model.safetensors", task="colorize")
+    assert card.training["colour_weight"] == 2.0

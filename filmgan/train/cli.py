@@ -97,9 +97,10 @@ def parse_widths(text: str, count: int | None) -> tuple[int, ...]:
 @click.option("--l1-weight", type=float, default=10.0, show_default=True)
 @click.option("--adv-weight", type=float, default=1.0, show_default=True)
 @click.option("--perceptual-weight", type=float, default=0.0, show_default=True)
+@click.option("--colour-weight", type=click.FloatRange(0.0), default=0.0, show_default=True, help="Weight of the colourfulness-matching loss |M(output) - M(truth)|/100 (Hasler & Suesstrunk's M).")
 @click.option("--vgg-weights", type=click.Path(exists=True, path_type=Path), help="torchvision VGG16 weights for the perceptual loss (default: the seeded random feature net).")
 @trainer_options
-def train_colorize(data, val, exclude, internal_size, load_size, widths, global_context, l1_weight, adv_weight, perceptual_weight, vgg_weights, **options):
+def train_colorize(data, val, exclude, internal_size, load_size, widths, global_context, l1_weight, adv_weight, perceptual_weight, colour_weight, vgg_weights, **options):
     """Train the Lab U-Net colorizer (L1 + adversarial, PatchGAN with spectral norm)."""
     from ..cli import handle_errors
     from .colorize import build_colorize_task
@@ -109,7 +110,7 @@ def train_colorize(data, val, exclude, internal_size, load_size, widths, global_
         features = {"kind": "vgg16", "path": str(vgg_weights)} if vgg_weights else None
         task = build_colorize_task(
             [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], internal_size=internal_size, load_size=load_size,
-            widths=parse_widths(widths, None), global_context=global_context, l1_weight=l1_weight, adv_weight=adv_weight, perceptual_weight=perceptual_weight, gan_mode=options["gan_loss"], features=features,
+            widths=parse_widths(widths, None), global_context=global_context, l1_weight=l1_weight, adv_weight=adv_weight, perceptual_weight=perceptual_weight, colour_weight=colour_weight, gan_mode=options["gan_loss"], features=features,
         )
         metrics = _run(task, options)
         click.echo(json.dumps({"ok": True, "out": str(options["out"]), "metrics": metrics}))
@@ -186,9 +187,10 @@ def train_stylize(style, data, val, exclude, internal_size, load_size, widths, b
 @click.option("--object-shift", type=click.FloatRange(0.0, 0.5), default=0.08, show_default=True, help="Synthetic object translation, fraction of the crop.")
 @click.option("--load-size", type=click.IntRange(32), help="Short side the photos are loaded at (default: the task's).")
 @click.option("--adv-weight", type=click.FloatRange(0.0), help="Adversarial weight of the base losses (default: the --init model's, from its card).")
+@click.option("--colour-weight", type=click.FloatRange(0.0), help="Colourfulness-matching weight of a colorize model's losses (default: the --init model's, from its card).")
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch default).")
 @trainer_options
-def train_temporal(init, task, data, videos, val, exclude, style, temporal_weight, real_fraction, pair_batch, clip_size, pairs_per_clip, max_shift, object_shift, load_size, adv_weight, threads, **options):
+def train_temporal(init, task, data, videos, val, exclude, style, temporal_weight, real_fraction, pair_batch, clip_size, pairs_per_clip, max_shift, object_shift, load_size, adv_weight, colour_weight, threads, **options):
     """Fine-tune a colorize or style model with the temporal warp loss.
 
     \b
@@ -212,6 +214,8 @@ def train_temporal(init, task, data, videos, val, exclude, style, temporal_weigh
             overrides["gan_mode"] = options["gan_loss"]
         if adv_weight is not None:
             overrides["adv_weight"] = adv_weight
+        if colour_weight is not None:
+            overrides["colour_weight"] = colour_weight
         clips = list_media(videos)[1] if videos else []
         task_obj = build_temporal_task(
             init, [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], [str(c) for c in clips], task=task, style=style,

@@ -2,7 +2,8 @@
 
 Losses (pix2pix, Isola et al. CVPR 2017): ``l1_weight * |G(L) - ab|_1 + adv_weight * L_adv`` with the
 adversarial loss selectable (hinge by default, see ``losses``), plus an optional perceptual loss in a
-feature network's space (Johnson et al. 2016) on the recombined RGB.
+feature network's space (Johnson et al. 2016) on the recombined RGB and an optional colourfulness-matching
+loss (``losses.colourfulness_loss``) on the same RGB.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..models.patchgan import PatchGAN
 from ..models.unet import UNetColorizer
 from .data import ImageBank, resize_short_side
 from .loop import TrainConfig, stack_rows, training_record
-from .losses import content_loss, gan_loss_d, gan_loss_g, gradient_penalty
+from .losses import colourfulness_loss, content_loss, gan_loss_d, gan_loss_g, gradient_penalty
 
 COLORIZE_IO = {
     "input": "L (N,1,H,W) float32, Lab L/50 - 1 in [-1, 1]",
@@ -41,6 +42,7 @@ class ColorizeTask:
     l1_weight: float = 10.0
     adv_weight: float = 1.0
     perceptual_weight: float = 0.0
+    colour_weight: float = 0.0
     gan_mode: str = "hinge"
     features: dict[str, Any] | None = None
     data_description: dict[str, Any] = field(default_factory=dict)
@@ -76,14 +78,20 @@ class ColorizeTask:
         l1 = (fake.float() - batch["ab"]).abs().mean()
         loss = self.l1_weight * l1 + self.adv_weight * adv
         logs = {"l1": float(l1.detach()), "adv": float(adv.detach())}
+        if self._features is None and self.colour_weight <= 0:
+            return loss, logs
+        L = (batch["L"].float() + 1.0) * 50.0
+        rgb_fake = lab_to_rgb(torch.cat([L, denormalize_ab(fake.float())], 1))
         if self._features is not None:
-            L = (batch["L"].float() + 1.0) * 50.0
-            rgb_fake = lab_to_rgb(torch.cat([L, denormalize_ab(fake.float())], 1))
             with torch.no_grad():
                 target = self._features(batch["rgb"])
             perc = content_loss(self._features(rgb_fake), target)
             loss = loss + self.perceptual_weight * perc
             logs["perceptual"] = float(perc.detach())
+        if self.colour_weight > 0:
+            colour = colourfulness_loss(rgb_fake, batch["rgb"])
+            loss = loss + self.colour_weight * colour
+            logs["colour"] = float(colour.detach())
         return loss, logs
 
     def validate(self, G, device):
@@ -116,7 +124,7 @@ class ColorizeTask:
             internal_size=self.internal_size,
             training=training_record(
                 config, step, gan_mode=self.gan_mode, l1_weight=self.l1_weight, adv_weight=self.adv_weight,
-                perceptual_weight=self.perceptual_weight, data=self.data_description,
+                perceptual_weight=self.perceptual_weight, colour_weight=self.colour_weight, data=self.data_description,
                 feature_net=self._features.describe() if self._features is not None else None,
             ),
             metrics={"validation": metrics},

@@ -217,7 +217,7 @@ def base_task_options(card: ModelCard) -> dict[str, Any]:
     """Loss settings of the original training, read back from the card, for the base task."""
     tr = card.training
     if card.task == "colorize":
-        keys = ("l1_weight", "adv_weight", "perceptual_weight", "gan_mode")
+        keys = ("l1_weight", "adv_weight", "perceptual_weight", "colour_weight", "gan_mode")
         options = {k: tr[k] for k in keys if k in tr}
         if tr.get("feature_net"):
             options["features"] = tr["feature_net"]
@@ -259,6 +259,8 @@ def build_temporal_task(
     if task is not None and task != card.task:
         raise ConfigError(f"{init} is a '{card.task}' model, not '{task}'")
     options = {**base_task_options(card), **(overrides or {})}
+    if card.task != "colorize" and "colour_weight" in options:
+        raise ConfigError(f"the colourfulness weight applies to colorize models; '{card.name}' is a '{card.task}' model")
     if card.task == "colorize":
         from .colorize import ColorizeTask, build_colorize_task
 
