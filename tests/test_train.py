@@ -149,7 +149,7 @@ def test_colourfulness_loss_is_the_metric_and_pulls_a_washed_out_output_towards_
     assert float(loss.detach()) == pytest.approx(float((0.7 * measured).mean()) / 100.0, rel=1e-3)
     loss.backward()
     stepped = washed.detach() - 0.05 * washed.grad / washed.grad.abs().max()
-    assert float(colourfulness_loss(stepped, rgb)) < float(loss)  # a gradient step adds colour
+    assert float(colourfulness_loss(stepped, rgb)) < float(loss.detach())  # a gradient step adds colour
 
 
 def test_colour_weight_enters_the_generator_loss_and_the_card(tmp_path):
