@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("name")
     parser.add_argument("--note", default="", help="how it was trained (goes into the card)")
     parser.add_argument("--metrics-json", type=Path, help="held-out metrics to record in the card")
+    parser.add_argument("--validation-json", type=Path, help="validation metrics to record in the card (e.g. select_colorizer.py's, at the chosen gain)")
     parser.add_argument("--fp32", action="store_true", help="keep fp32 tensors")
     parser.add_argument("--credit", action="append", default=[], metavar="KEY=VALUE", help="added to the card's extra.style (source, licence, ...)")
     parser.add_argument("--saturation", type=float, help="colorizers: the chroma gain calibrated on validation (extra.saturation)")
@@ -36,6 +37,8 @@ def main() -> None:
     metrics = dict(card.metrics)
     if args.metrics_json:
         metrics["held_out"] = json.loads(args.metrics_json.read_text())
+    if args.validation_json:
+        metrics["validation"] = json.loads(args.validation_json.read_text())
     training = {**card.training, "note": args.note, "source_file": args.source.name}
     extra = dict(card.extra)
     if args.credit:
