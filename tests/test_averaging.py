@@ -37,6 +37,7 @@ def test_average_is_the_mean_of_weights_and_statistics(tmp_path):
             assert torch.allclose(value, (a.state_dict()[key] + b.state_dict()[key]) / 2, atol=1e-7), key
     assert card.name == "tiny-swa"
     assert [s["steps"] for s in card.training["averaged"]["sources"]] == [100, 200]
+    assert card.training["steps"] == 200  # the training record of the latest snapshot
     assert not averaged.training  # ready for inference
     x = torch.randn(1, 1, 16, 16)
     assert not torch.allclose(averaged(x), a(x)) and not torch.allclose(averaged(x), b(x))

@@ -27,13 +27,15 @@ METHOD = "uniform weight average (SWA: Izmailov et al. 2018; Yazici et al. 2019)
 
 
 def average_models(paths: Sequence[str | Path], name: str | None = None) -> tuple[nn.Module, ModelCard]:
-    """The uniform average of the model files ``paths`` and its card (the first file's, recording the sources)."""
+    """The uniform average of the model files ``paths`` and its card: the first file's, with the training
+    record of the latest snapshot (most steps) and the list of sources."""
     if len(paths) < 2:
         raise CheckpointError("averaging needs at least two model files")
     model, card = load_model(paths[0])
     state = model.state_dict()
     total = {key: value.double() for key, value in state.items() if value.is_floating_point()}  # a running sum: one file in memory at a time
     sources = [_source(paths[0], card)]
+    latest = card
     for path in paths[1:]:
         other_model, other = load_model(path)
         if (other.arch, other.args, other.task, other.color_space) != (card.arch, card.args, card.task, card.color_space):
@@ -42,8 +44,10 @@ def average_models(paths: Sequence[str | Path], name: str | None = None) -> tupl
             if key in total:
                 total[key] += value.double()
         sources.append(_source(path, other))
+        if other.training.get("steps", 0) > latest.training.get("steps", 0):
+            latest = other
     model.load_state_dict({key: (total[key] / len(paths)).to(value.dtype) if key in total else value for key, value in state.items()})
-    training = {**card.training, "averaged": {"method": METHOD, "sources": sources}}
+    training = {**latest.training, "averaged": {"method": METHOD, "sources": sources}}
     return model.eval(), card.with_updates(name=name or card.name, training=training)
 
 
