@@ -154,20 +154,15 @@ def frames_720p(clips: list[Path], n: int = 16) -> np.ndarray:
 def cost_720p(proc, blend: BlendConfig, frames: np.ndarray) -> dict:
     """ms/frame at 720p: the engine alone, the whole processor (no blending), and the blending itself
     (``FlowBlender.blend_frame`` on the render-size frames and the network's chroma, timed directly)."""
-    from filmgan.processors.colorize import L_SCALE, render_dims
-    from filmgan.video.color import rgb_to_luminance_l
-
     bw = grey(frames)
     proc.blender = None
     proc.colorize(bw[:1])  # warm-up
     _, t_proc = per_frame(proc.colorize, bw)
-    rw, rh = render_dims(1280, 720, proc.render_size)
-    small = [cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in bw]
-    L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
-    ab = proc.engine.run(L[:BATCH].astype(np.float32))
+    small, L = proc.network_input(bw)
+    ab = proc.engine.run(L[:BATCH])
     start = time.perf_counter()
     for _ in range(3):
-        proc.engine.run(L[:BATCH].astype(np.float32))
+        proc.engine.run(L[:BATCH])
     t_engine = (time.perf_counter() - start) / (3 * BATCH)
     chroma = [np.ascontiguousarray(ab[i % BATCH].transpose(1, 2, 0)) for i in range(len(small))]
     blender = FlowBlender(blend)
@@ -176,7 +171,7 @@ def cost_720p(proc, blend: BlendConfig, frames: np.ndarray) -> dict:
     for s, c in zip(small[1:], chroma[1:]):
         blender.blend_frame(s, c)
     t_blend = (time.perf_counter() - start) / max(1, len(small) - 1)
-    return {"engine_ms": 1000 * t_engine, "processor_ms": 1000 * t_proc, "blend_ms": 1000 * t_blend, "render_size": [rw, rh]}
+    return {"engine_ms": 1000 * t_engine, "processor_ms": 1000 * t_proc, "blend_ms": 1000 * t_blend, "render_size": [small[0].shape[1], small[0].shape[0]]}
 
 
 def style_processor(args):

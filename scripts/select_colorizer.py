@@ -30,17 +30,17 @@ def main() -> None:
     parser.add_argument("--min-step", type=int, default=0, help="run directories: the first snapshot step considered")
     parser.add_argument("--min-colour", type=float, default=0.7, help="least colourfulness, as a share of the truth's")
     args = parser.parse_args()
-    snapshots = [model for path in args.candidates for model in candidate_models(path, args.min_step)]
+    models = [model for path in args.candidates for model in candidate_models(path, args.min_step)]
     best = None
     print(f"{'model':32}{'gain':>6}{'ΔE':>8}{'ΔE grey':>9}{'ΔE red.':>9}{'PSNR':>8}{'grey':>8}{'colour %':>10}")
-    for snap in snapshots:
+    for model in models:
         for gain in map(float, args.gains.split(",")):
-            m = evaluate(snap, args.split, "auto", None, None, saturation=gain)
+            m = evaluate(model, args.split, "auto", None, None, saturation=gain)
             ok = m["colourfulness_ratio"] >= args.min_colour and m["psnr"] > m["psnr_grey"]
-            print(f"{snap.name:32}{gain:>6.2f}{m['delta_e']:>8.2f}{m['delta_e_grey']:>9.2f}{100 * m['delta_e_reduction']:>8.1f}%"
+            print(f"{model.name:32}{gain:>6.2f}{m['delta_e']:>8.2f}{m['delta_e_grey']:>9.2f}{100 * m['delta_e_reduction']:>8.1f}%"
                   f"{m['psnr']:>8.2f}{m['psnr_grey']:>8.2f}{100 * m['colourfulness_ratio']:>9.0f}%{'' if ok else '  (excluded)'}", flush=True)
             if ok and (best is None or m["delta_e"] < best[2]["delta_e"]):
-                best = (snap, gain, m)
+                best = (model, gain, m)
     if best is None:
         raise SystemExit("no candidate meets the colourfulness/PSNR constraints")
     print(json.dumps({"snapshot": str(best[0]), "saturation": best[1], "validation": best[2]}))

@@ -60,13 +60,19 @@ class ColorizeProcessor:
         """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 colorized."""
         return self._finish(frames, *self._predict(frames))
 
-    def _predict(self, frames: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """The frames at the render size and the network's ab for them, (N, 2, h, w) in Lab units."""
+    def network_input(self, frames: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """The frames at the render size (what the blender sees) and the network's input for them: their
+        normalised Lab L, (N, 1, h, w) float32."""
         h, w = frames.shape[1:3]
         rw, rh = render_dims(w, h, self.render_size)
         small = [cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames]
         L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
-        return small, self.engine.run(L.astype(np.float32)) * (AB_SCALE * self.saturation)
+        return small, L.astype(np.float32)
+
+    def _predict(self, frames: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """The frames at the render size and the network's ab for them, (N, 2, h, w) in Lab units."""
+        small, L = self.network_input(frames)
+        return small, self.engine.run(L) * (AB_SCALE * self.saturation)
 
     def _finish(self, frames: np.ndarray, small: list[np.ndarray], ab: np.ndarray) -> np.ndarray:
         """Blend (in frame order: the blender carries its state), upsample and recombine with the source L."""
