@@ -145,8 +145,29 @@ def feature_network(spec: dict | None) -> nn.Module:
     kind = spec.pop("kind")
     if kind == "random":
         return RandomFeatures(seed=int(spec.get("seed", 1234)), widths=tuple(spec.get("widths", (64, 128, 256, 256)))).eval()
+    if kind == "mobilenet-v2":
+        if "path" not in spec:
+            raise CheckpointError("mobilenet-v2 features need a weights file path (.tflite or torchvision)")
+        return MobileNetFeatures(spec["path"], int(spec.get("layers", 3)))
     if kind in VGG_CFG:
         if "path" not in spec:
             raise CheckpointError(f"{kind} features need a weights file path (no download is possible here)")
         return load_vgg(spec["path"], kind)
-    raise CheckpointError(f"unknown feature network kind '{kind}' (random, vgg16, vgg19)")
+    raise CheckpointError(f"unknown feature network kind '{kind}' (random, vgg16, vgg19, mobilenet-v2)")
+
+
+class MobileNetFeatures(nn.Module):
+    """Frozen ImageNet MobileNetV2 activations at strides 2, 4, 8 (and 16, 32 with ``layers``)."""
+
+    def __init__(self, path: str | Path, layers: int = 3):
+        super().__init__()
+        from .mobilenet import load_mobilenet_v2
+
+        self.path, self.layers = str(path), layers
+        self.net = load_mobilenet_v2(path)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.net.features(x, upto=self.layers)
+
+    def describe(self) -> dict:
+        return {"kind": "mobilenet-v2", "path": Path(self.path).name, "layers": self.layers}

@@ -6,11 +6,13 @@ from torch import nn
 
 from ..errors import CheckpointError
 from .patchgan import MultiScalePatchGAN, PatchGAN
+from .semantic import MobileUNetColorizer
 from .stylenet import StyleNet
 from .unet import UNetColorizer
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     UNetColorizer.ARCH: UNetColorizer,
+    MobileUNetColorizer.ARCH: MobileUNetColorizer,
     PatchGAN.ARCH: PatchGAN,
     MultiScalePatchGAN.ARCH: MultiScalePatchGAN,
     StyleNet.ARCH: StyleNet,

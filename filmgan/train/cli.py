@@ -99,18 +99,43 @@ def parse_widths(text: str, count: int | None) -> tuple[int, ...]:
 @click.option("--perceptual-weight", type=float, default=0.0, show_default=True)
 @click.option("--colour-weight", type=click.FloatRange(0.0), default=0.0, show_default=True, help="Weight of the colourfulness-matching loss |M(output) - M(truth)|/100 (Hasler & Suesstrunk's M).")
 @click.option("--vgg-weights", type=click.Path(exists=True, path_type=Path), help="torchvision VGG16 weights for the perceptual loss (default: the seeded random feature net).")
+@click.option("--arch", type=click.Choice(["unet", "mobilenet-unet"]), default="unet", show_default=True, help="unet: the small Lab U-Net; mobilenet-unet: the semantic colorizer (ImageNet MobileNetV2 encoder, ab-bin classification).")
+@click.option("--encoder-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="mobilenet-unet: pretrained MobileNetV2 (.tflite, or a torchvision state dict); also the perceptual loss's feature net.")
+@click.option("--ce-weight", type=click.FloatRange(0.0), default=1.0, show_default=True, help="mobilenet-unet: weight of the class-rebalanced ab-bin cross-entropy.")
+@click.option("--rebalance", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True, help="mobilenet-unet: lambda of the class rebalancing (1: no rebalancing).")
+@click.option("--temperature", type=click.FloatRange(0.01, 1.0), default=0.38, show_default=True, help="mobilenet-unet: annealed-mean temperature.")
+@click.option("--project-splits", type=click.Path(exists=True, file_okay=False, path_type=Path), help="A photos/ folder laid out as ../shared/data/photos: hold out and validate on the project's fixed splits (filmgan.train.splits).")
 @trainer_options
-def train_colorize(data, val, exclude, internal_size, load_size, widths, global_context, l1_weight, adv_weight, perceptual_weight, colour_weight, vgg_weights, **options):
-    """Train the Lab U-Net colorizer (L1 + adversarial, PatchGAN with spectral norm)."""
+def train_colorize(data, val, exclude, internal_size, load_size, widths, global_context, l1_weight, adv_weight, perceptual_weight, colour_weight, vgg_weights,
+                   arch, encoder_weights, ce_weight, rebalance, temperature, project_splits, **options):
+    """Train a Lab colorizer (L1 + adversarial, PatchGAN with spectral norm; + ab-bin cross-entropy for mobilenet-unet)."""
     from ..cli import handle_errors
+    from ..errors import ConfigError
     from .colorize import build_colorize_task
 
     @handle_errors
     def go(as_json=False):
         features = {"kind": "vgg16", "path": str(vgg_weights)} if vgg_weights else None
+        if encoder_weights and not vgg_weights:
+            features = {"kind": "mobilenet-v2", "path": str(encoder_weights)}
+        excluded, validation, split = [str(e) for e in exclude], [str(v) for v in val], None
+        if project_splits:
+            from . import splits
+
+            excluded += [str(p) for p in splits.excluded_from_training(project_splits)]
+            validation += [str(p) for p in splits.validation(project_splits)]
+            split = f"filmgan.train.splits of {project_splits}: held out bsds500_test and positions 10, 20, ... of each new set; validation positions 5, 15, ..."
+        options_by_arch = {"widths": parse_widths(widths, None), "global_context": global_context}
+        if arch == "mobilenet-unet":
+            if not encoder_weights:
+                raise ConfigError("--arch mobilenet-unet needs --encoder-weights (e.g. ../shared/data/weights/mobilenet_v2_1.0_224_quant.tflite)")
+            from .colorize_semantic import SemanticColorizeTask
+
+            options_by_arch = {"task_class": SemanticColorizeTask, "encoder_weights": str(encoder_weights), "ce_weight": ce_weight, "rebalance": rebalance, "temperature": temperature}
         task = build_colorize_task(
-            [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], internal_size=internal_size, load_size=load_size,
-            widths=parse_widths(widths, None), global_context=global_context, l1_weight=l1_weight, adv_weight=adv_weight, perceptual_weight=perceptual_weight, colour_weight=colour_weight, gan_mode=options["gan_loss"], features=features,
+            [str(d) for d in data], validation, excluded, internal_size=internal_size, load_size=load_size, split=split,
+            l1_weight=l1_weight, adv_weight=adv_weight, perceptual_weight=perceptual_weight, colour_weight=colour_weight, gan_mode=options["gan_loss"], features=features,
+            **options_by_arch,
         )
         metrics = _run(task, options)
         click.echo(json.dumps({"ok": True, "out": str(options["out"]), "metrics": metrics}))

@@ -63,8 +63,12 @@ class ColorizeTask:
         lab = rgb_to_lab(rgb)
         return {"rgb": rgb, "L": normalize_l(lab[:, :1]), "ab": normalize_ab(lab[:, 1:])}
 
+    def generate(self, G, batch) -> None:
+        """G's output for the batch, kept in it for the generator step: one G forward per iteration."""
+        batch["fake"] = G(batch["L"])
+
     def d_loss(self, G, D, batch):
-        batch["fake"] = G(batch["L"])  # kept for the generator step: one G forward per iteration
+        self.generate(G, batch)
         real = torch.cat([batch["L"], batch["ab"]], 1)
         fake = torch.cat([batch["L"], batch["fake"].detach()], 1)
         loss = gan_loss_d(D(real), D(fake), self.gan_mode)
@@ -144,24 +148,29 @@ def colorize_with(G: nn.Module, rgb: np.ndarray, device: torch.device, internal_
     return recombine_luminance_chroma(rgb, ab)
 
 
-def build_colorize_task(data: list[str], val: list[str], exclude: list[str], internal_size: int = 256, load_size: int = 288, val_count: int = 32, **options: Any) -> ColorizeTask:
-    """Load training images (minus ``exclude`` and the validation folders) and a fixed validation set."""
+def build_colorize_task(data: list[str], val: list[str], exclude: list[str], internal_size: int = 256, load_size: int = 288, val_count: int = 32,
+                        task_class: type[ColorizeTask] = ColorizeTask, split: str | None = None, **options: Any) -> ColorizeTask:
+    """Load training images (minus ``exclude`` and the validation folders) and a fixed validation set.
+
+    ``split`` describes exclusion and validation in the card instead of listing every path (for the
+    project's photo splits, ``filmgan.train.splits``)."""
     from ..video.images import read_image
     from .data import list_media
 
     bank = ImageBank.load(data, load_size=load_size, exclude=[*exclude, *val])
-    val_paths = list_media(val)[0][:val_count] if val else []
+    val_paths = list_media(val)[0] if val else []
+    val_paths = val_paths[:: max(1, len(val_paths) // val_count)][:val_count]  # spread over every source
     val_images = [resize_short_side(read_image(p), internal_size) for p in val_paths]
     if not val_images:  # no validation folder: hold out the last images of the bank, deterministically
         val_images = [resize_short_side(img, internal_size) for img in bank.images[-val_count:]]
         bank = ImageBank(bank.images[:-val_count], bank.names[:-val_count])
     description = {
         "train_sources": [str(d) for d in data],
-        "excluded": [str(e) for e in exclude],
-        "validation": [str(v) for v in val] or "last images of the training set",
+        "excluded": split or [str(e) for e in exclude],
+        "validation": split or [str(v) for v in val] or "last images of the training set",
         "train_images": len(bank.images),
         "val_images": len(val_images),
         "fingerprint": bank.fingerprint(),
         "load_size": load_size,
     }
-    return ColorizeTask(bank=bank, val_images=val_images, internal_size=internal_size, data_description=description, **options)
+    return task_class(bank=bank, val_images=val_images, internal_size=internal_size, data_description=description, **options)

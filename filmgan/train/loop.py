@@ -125,7 +125,8 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(config.seed * 1000 + self.rank)
         self.G, self.D = (m.to(self.device) for m in task.build())
         self.G_train, self.D_train = self._wrap(self.G), self._wrap(self.D)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=(0.5, 0.999))
+        groups = getattr(task, "optimizer_groups", None)  # e.g. a pretrained encoder at a lower rate
+        self.opt_g = torch.optim.Adam(groups(self.G, config.lr_g) if groups else self.G.parameters(), lr=config.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=(0.5, 0.999))
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, self._lr_factor)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, self._lr_factor)

@@ -1,0 +1,139 @@
+"""The semantic colorizer: a U-Net whose encoder is an ImageNet MobileNetV2, predicting a distribution
+over quantised ab colours, decoded with the annealed mean.
+
+* Encoder: MobileNetV2 (``filmgan.models.mobilenet``) on the grey image (L turned back into grey sRGB,
+  replicated to 3 channels), taps at strides 2-32. What an ImageNet network knows (grass, skin, sky, a
+  red bus) is what an automatic colorizer stands on: DeOldify (a pretrained ResNet encoder), ChromaGAN
+  (Vitoria et al., WACV 2020: VGG + class distribution), Iizuka et al. (SIGGRAPH 2016: a classification
+  branch). Its BatchNorm is folded into the convs, so small training batches do not disturb it.
+* Global context (Iizuka, Simo-Serra & Ishikawa 2016): the stride-32 features averaged over the image,
+  through an MLP, added at the bottleneck.
+* Decoder: resize-convs with skips from stride 32 up to stride 4 (as Zhang et al.'s output), GroupNorm
+  (batch-size independent). Kept light: on CPU the decoder, not the encoder, is what costs.
+* Output: logits over the ``Q`` in-gamut ab bins of a 10-unit grid (Zhang, Isola & Efros, "Colorful Image
+  Colorization", ECCV 2016), decoded as the annealed mean ``sum_q softmax(z/T)_q c_q`` (their T = 0.38):
+  between the mean (sepia) and the mode (blotchy). Upsampled x4 and refined by a small full-resolution
+  residual conv that sees L, so chroma edges follow luminance edges.
+* Confidence: where the distribution is flat (normalised entropy above ``confidence_from``), the chroma is
+  pulled toward grey in proportion, instead of inventing a colour.
+
+I/O contract as every colorizer: input (N, 1, H, W) L/50 - 1, output (N, 2, H, W) ab/110; H and W any size
+(padded internally to a multiple of 32). ``forward_train`` also returns the logits for the loss.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .layers import ConvNormAct
+from .mobilenet import TAP_BLOCKS, TAP_CHANNELS, MobileNetV2
+
+AB_SCALE = 110.0
+
+
+def gamut_bins(grid: int = 10) -> np.ndarray:
+    """Centres (Q, 2) of the ab grid cells that some sRGB colour falls into (Zhang et al.'s Q = 313 at
+    grid 10), from a dense sampling of the RGB cube. Deterministic: the same on every machine."""
+    from ..video.color import rgb_to_lab
+
+    v = np.linspace(0.0, 1.0, 48, dtype=np.float32)
+    rgb = np.stack(np.meshgrid(v, v, v, indexing="ij"), -1).reshape(1, -1, 3)
+    ab = rgb_to_lab(rgb)[0, :, 1:]
+    cells = np.unique(np.round(ab / grid).astype(np.int64), axis=0)
+    return (cells * grid).astype(np.float32)
+
+
+def l_to_grey_rgb(l_norm: torch.Tensor) -> torch.Tensor:
+    """Normalised L (L/50 - 1) -> the grey sRGB value in [0, 1] with that lightness, 3 channels."""
+    fy = ((l_norm + 1.0) * 50.0 + 16.0) / 116.0
+    y = torch.where(fy > 6.0 / 29.0, fy**3, (fy - 4.0 / 29.0) * 3.0 * (6.0 / 29.0) ** 2).clamp(0.0, 1.0)
+    v = torch.where(y <= 0.0031308, 12.92 * y, 1.055 * y.clamp(min=1e-8) ** (1 / 2.4) - 0.055)
+    return v.expand(-1, 3, -1, -1)
+
+
+class Up(nn.Module):
+    """x2 (to the skip's size) nearest upsampling, concat the skip, one 3x3 conv."""
+
+    def __init__(self, cin: int, cskip: int, cout: int):
+        super().__init__()
+        self.conv = ConvNormAct(cin + cskip, cout, 3, norm="group")
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.conv(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="nearest"), skip], 1))
+
+
+class MobileUNetColorizer(nn.Module):
+    ARCH = "mobilenet-unet-colorizer"
+
+    def __init__(self, decoder: tuple[int, ...] = (160, 80, 48), grid: int = 10, temperature: float = 0.38,
+                 refine: int = 24, confidence_from: float = 1.0, padding: str = "same"):
+        super().__init__()
+        self.args = {"decoder": list(decoder), "grid": grid, "temperature": temperature, "refine": refine,
+                     "confidence_from": confidence_from, "padding": padding}
+        backbone = MobileNetV2(padding=padding, input_norm="tf")
+        self.encoder = backbone.features_seq[: TAP_BLOCKS[-1] + 1]
+        self.register_buffer("enc_mean", backbone.mean.clone(), persistent=False)
+        self.register_buffer("enc_std", backbone.std.clone(), persistent=False)
+        top = TAP_CHANNELS[-1]
+        self.context = nn.Sequential(nn.Linear(top, 256), nn.ReLU(inplace=True), nn.Linear(256, top))
+        self.ups = nn.ModuleList()
+        cin = top
+        for skip, cout in zip(reversed(TAP_CHANNELS[1:-1]), decoder):  # strides 16, 8, 4
+            self.ups.append(Up(cin, skip, cout))
+            cin = cout
+        bins = torch.from_numpy(gamut_bins(grid)) / AB_SCALE
+        self.register_buffer("bins", bins)  # (Q, 2) normalised ab centres, saved with the weights
+        self.head = nn.Conv2d(cin, bins.shape[0], 1)
+        self.refine = nn.Sequential(nn.Conv2d(3, refine, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(refine, 2, 3, padding=1))
+        nn.init.zeros_(self.refine[-1].weight)
+        nn.init.zeros_(self.refine[-1].bias)
+
+    def load_encoder(self, backbone: MobileNetV2) -> None:
+        """Take pretrained weights for the encoder (a MobileNetV2 from ``mobilenet.load_mobilenet_v2``)."""
+        self.encoder.load_state_dict(backbone.features_seq[: TAP_BLOCKS[-1] + 1].state_dict())
+
+    def param_groups(self, lr: float, encoder_factor: float = 0.1) -> list[dict]:
+        """Optimizer groups: the pretrained encoder learns at ``encoder_factor`` x the decoder's rate."""
+        enc = list(self.encoder.parameters())
+        ids = {id(p) for p in enc}
+        return [{"params": enc, "lr": lr * encoder_factor}, {"params": [p for p in self.parameters() if id(p) not in ids], "lr": lr}]
+
+    def forward_train(self, l_norm: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{'logits': (N, Q, H/4, W/4), 'ab': (N, 2, H, W) normalised ab} for a multiple-of-32 input."""
+        h = (l_to_grey_rgb(l_norm) - self.enc_mean) / self.enc_std
+        skips = []
+        for i, layer in enumerate(self.encoder):
+            h = layer(h)
+            if i in TAP_BLOCKS[1:]:
+                skips.append(h)
+        y = skips.pop()
+        y = y + self.context(y.mean(dim=(2, 3)))[:, :, None, None]
+        for up in self.ups:
+            y = up(y, skips.pop())
+        logits = self.head(y)
+        ab = self.decode(logits)
+        ab = F.interpolate(ab, size=l_norm.shape[-2:], mode="bilinear", align_corners=False)
+        ab = ab + self.refine(torch.cat([l_norm, ab], 1))  # chroma edges follow the full-resolution L
+        return {"logits": logits, "ab": ab}
+
+    def decode(self, logits: torch.Tensor) -> torch.Tensor:
+        """Annealed mean of the ab distribution, shrunk toward grey where it is unsure."""
+        logits = logits.float()
+        ab = torch.einsum("nqhw,qc->nchw", torch.softmax(logits / self.args["temperature"], dim=1), self.bins)
+        start = self.args["confidence_from"]
+        if start < 1.0:
+            p = torch.softmax(logits, dim=1)
+            entropy = -(p * torch.log(p.clamp(min=1e-12))).sum(1, keepdim=True) / math.log(p.shape[1])
+            ab = ab * (1.0 - ((entropy - start) / (1.0 - start)).clamp(0.0, 1.0))
+        return ab
+
+    def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
+        h, w = l_norm.shape[-2:]
+        ph, pw = (-h) % 32, (-w) % 32
+        x = F.pad(l_norm, (0, pw, 0, ph), mode="replicate") if ph or pw else l_norm
+        return self.forward_train(x)["ab"][..., :h, :w].clamp(-1.0, 1.0)
