@@ -13,6 +13,9 @@ encoded, so no codec noise):
   colour clip's own E_warp beside them: a real video has no flicker, so that number is the metric's floor
   where the flow fails (fast deforming motion), which no ghost-free blend can remove.
 
+Colour pumping: the largest jump of the frame-mean a*/b* between consecutive frames within a shot ("pump";
+issue 12's bar: < 1.5 on the blended output).
+
 Bars: E_warp(blended) <= 0.5 x E_warp(per frame) and <= 1.3 x E_warp(original); PSNR drop <= 0.5 dB;
 style E_warp(blended) <= 0.5 x per frame; blending at 720p costs less per frame than the model.
 
@@ -83,6 +86,18 @@ def chroma(frames: np.ndarray, bw: np.ndarray) -> np.ndarray:
     return np.clip(frames.astype(np.int16) - bw + 128, 0, 255).astype(np.uint8)
 
 
+def colour_pumping(reference: np.ndarray, frames: np.ndarray) -> float:
+    """The largest jump of the frame-mean Lab a* or b* between consecutive frames of one shot (pairs across a
+    scene cut of ``reference`` left out): a colour-choosing model that switches hues shows up here."""
+    from filmgan.temporal.scenecut import SceneCutDetector
+    from filmgan.video.color import rgb_to_lab
+
+    cuts = SceneCutDetector()
+    means = [rgb_to_lab(cv2.resize(f, (160, 90), interpolation=cv2.INTER_AREA))[..., 1:].reshape(-1, 2).mean(0) for f in frames]
+    jumps = [float(np.abs(means[i] - means[i - 1]).max()) for i, ref in enumerate(reference) if not cuts.is_cut(ref) and i > 0]
+    return max(jumps, default=0.0)
+
+
 def per_frame(fn, frames: np.ndarray) -> tuple[np.ndarray, float]:
     """Run a processor function in batches; returns (outputs, seconds per frame)."""
     start = time.perf_counter()
@@ -126,6 +141,7 @@ def colorize_clip(path: Path, proc, blend: BlendConfig, n: int, start) -> dict:
         "ewarp_grey": e["grey"], "chroma_ewarp_per_frame": c["per_frame"], "chroma_ewarp_blended": c["blended"],
         "chroma_ewarp_original": c["original"],
         "psnr_per_frame": p_pf, "psnr_blended": p_bl, "psnr_drop": p_pf - p_bl,
+        "pumping_per_frame": colour_pumping(colour, pf), "pumping_blended": colour_pumping(colour, bl), "pumping_original": colour_pumping(colour, colour),
         "ms_per_frame_processor": 1000 * t_model, "ms_per_frame_blend": 1000 * t_blend,
     }
 
@@ -225,19 +241,20 @@ def main() -> None:
     report: dict = {"model": str(model), "precision": proc.engine.precision, "frames": args.frames, "blend": {"strength": blend.strength, "chroma_only": blend.chroma_only}}
 
     print(f"colorize: model {model} ({proc.engine.precision}), render size {proc.render_size}, blend strength {blend.strength}, {args.frames} frames per clip from {args.start}")
-    print(f"{'clip':28} {'E_pf':>9} {'E_blend':>9} {'E_orig':>9} {'bl/pf':>6} {'bl/orig':>7} {'PSNR_pf':>8} {'PSNR_bl':>8} {'drop':>6}")
+    print(f"{'clip':28} {'E_pf':>9} {'E_blend':>9} {'E_orig':>9} {'bl/pf':>6} {'bl/orig':>7} {'PSNR_pf':>8} {'PSNR_bl':>8} {'drop':>6} {'pump':>6}")
     rows = []
     for clip in clips:
         r = colorize_clip(clip, proc, blend, args.frames, args.start)
         rows.append(r)
         print(f"{r['clip'][:28]:28} {r['ewarp_per_frame']:9.3e} {r['ewarp_blended']:9.3e} {r['ewarp_original']:9.3e} {r['ratio_vs_per_frame']:6.3f} "
-              f"{r['ratio_vs_original']:7.3f} {r['psnr_per_frame']:8.2f} {r['psnr_blended']:8.2f} {r['psnr_drop']:6.2f}")
+              f"{r['ratio_vs_original']:7.3f} {r['psnr_per_frame']:8.2f} {r['psnr_blended']:8.2f} {r['psnr_drop']:6.2f} {r['pumping_blended']:6.2f}")
     totals = {k: pooled(rows, k) for k in ("ewarp_per_frame", "ewarp_blended", "ewarp_original")}
     drop = float(np.mean([r["psnr_drop"] for r in rows]))
     bars = {
         "blended <= 0.5 x per-frame": totals["ewarp_blended"] <= 0.5 * totals["ewarp_per_frame"],
         "blended <= 1.3 x original colour": totals["ewarp_blended"] <= 1.3 * totals["ewarp_original"],
         "PSNR drop <= 0.5 dB": drop <= 0.5,
+        "no colour pumping: frame-mean a*/b* jumps < 1.5 within shots": max(r["pumping_blended"] for r in rows) < 1.5,
     }
     print(f"{'all clips (pooled)':28} {totals['ewarp_per_frame']:9.3e} {totals['ewarp_blended']:9.3e} {totals['ewarp_original']:9.3e} "
           f"{totals['ewarp_blended'] / totals['ewarp_per_frame']:6.3f} {totals['ewarp_blended'] / totals['ewarp_original']:7.3f} {'':8} {'':8} {drop:6.2f}")

@@ -5,7 +5,10 @@ Candidates are model files, or run directories (all their snapshots from --min-s
 candidates whose colourfulness is >= --min-colour (default 70 %) of the ground truth's and whose PSNR
 beats the grey baseline, the lowest mean CIEDE2000 ΔE wins.
 
-    python scripts/select_colorizer.py RUN_DIR|MODEL... [--split .../bsds500_val_minus_cbsd68] [--gains 1,0.85,0.7] [--min-colour 0.75]
+    python scripts/select_colorizer.py RUN_DIR|MODEL... [--split DIR] [--every N] [--gains 1,0.85,0.7] [--min-colour 0.75]
+
+The validation images are the project's validation split (positions 5, 15, ... of each new photo set,
+``filmgan.train.splits``) unless --split names a folder.
 """
 
 from __future__ import annotations
@@ -19,23 +22,30 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
-from eval_colorize import evaluate  # noqa: E402
+from eval_colorize import evaluate_parts, make_processor  # noqa: E402
+
+from filmgan.train import splits  # noqa: E402
+from filmgan.train.data import list_media  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("candidates", type=Path, nargs="+")
-    parser.add_argument("--split", type=Path, default=ROOT.parent / "shared/data/photos/bsds500_val_minus_cbsd68")
+    parser.add_argument("--split", type=Path, help="a validation folder (default: the project's validation split, filmgan.train.splits)")
+    parser.add_argument("--photos", type=Path, default=ROOT.parent / "shared/data/photos")
+    parser.add_argument("--every", type=int, default=1, help="use every N-th validation image (faster)")
     parser.add_argument("--gains", default="1.0,0.85,0.7,0.55")
     parser.add_argument("--min-step", type=int, default=0, help="run directories: the first snapshot step considered")
     parser.add_argument("--min-colour", type=float, default=0.7, help="least colourfulness, as a share of the truth's")
     args = parser.parse_args()
     models = [model for path in args.candidates for model in candidate_models(path, args.min_step)]
+    images = list_media([args.split])[0] if args.split else splits.validation(args.photos)
+    parts = {"validation": images[:: args.every]}
     best = None
     print(f"{'model':32}{'gain':>6}{'ΔE':>8}{'ΔE grey':>9}{'ΔE red.':>9}{'PSNR':>8}{'grey':>8}{'colour %':>10}")
     for model in models:
         for gain in map(float, args.gains.split(",")):
-            m = evaluate(model, args.split, "auto", None, None, saturation=gain)
+            m = evaluate_parts(make_processor(model, saturation=gain), parts)["pooled"]
             ok = m["colourfulness_ratio"] >= args.min_colour and m["psnr"] > m["psnr_grey"]
             print(f"{model.name:32}{gain:>6.2f}{m['delta_e']:>8.2f}{m['delta_e_grey']:>9.2f}{100 * m['delta_e_reduction']:>8.1f}%"
                   f"{m['psnr']:>8.2f}{m['psnr_grey']:>8.2f}{100 * m['colourfulness_ratio']:>9.0f}%{'' if ok else '  (excluded)'}", flush=True)

@@ -5,6 +5,7 @@ network and torch, live in their own module and are never imported from this pac
 """
 
 from .flicker import CDC, WarpError, WarpErrors, colour_histograms, flicker_report, js_divergence, read_video_frames
+from .hue import green_share, hue_divergence, hue_histogram
 from .image import colorfulness, colourfulness, delta_e, psnr, ssim
 
 __all__ = [
@@ -16,6 +17,9 @@ __all__ = [
     "colourfulness",
     "delta_e",
     "flicker_report",
+    "green_share",
+    "hue_divergence",
+    "hue_histogram",
     "js_divergence",
     "psnr",
     "read_video_frames",

@@ -24,7 +24,7 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mxf")
 
 def list_media(paths: Sequence[str | Path], exclude: Sequence[str | Path] = ()) -> tuple[list[Path], list[Path]]:
     """(images, videos) found in the given files/folders (recursively), minus anything under ``exclude``."""
-    excluded = [Path(e).resolve() for e in exclude]
+    excluded = {Path(e).resolve() for e in exclude}
     images: list[Path] = []
     videos: list[Path] = []
     for p in map(Path, paths):
@@ -32,7 +32,8 @@ def list_media(paths: Sequence[str | Path], exclude: Sequence[str | Path] = ()) 
             raise InputError(f"training data not found: {p}")
         candidates = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
         for q in candidates:
-            if any(q.resolve().is_relative_to(e) for e in excluded):
+            resolved = q.resolve()
+            if resolved in excluded or not excluded.isdisjoint(resolved.parents):  # the file or a folder above it
                 continue
             suffix = q.suffix.lower()
             if suffix in IMAGE_EXTENSIONS:
@@ -56,7 +57,7 @@ def video_frames(path: Path, every: int) -> Iterable[np.ndarray]:
     from ..config import DecodeConfig
     from ..video.reader import VideoReader
 
-    for batch in VideoReader(path, DecodeConfig(batch_size=8)):
+    for batch in VideoReader(path, DecodeConfig(batch_size=8, skip_corrupt=True)):  # a damaged clip still gives its good frames
         for i, frame in enumerate(batch.frames):
             if (batch.start_index + i) % every == 0:
                 yield frame

@@ -217,7 +217,7 @@ def base_task_options(card: ModelCard) -> dict[str, Any]:
     """Loss settings of the original training, read back from the card, for the base task."""
     tr = card.training
     if card.task == "colorize":
-        keys = ("l1_weight", "adv_weight", "perceptual_weight", "colour_weight", "gan_mode")
+        keys = ("l1_weight", "adv_weight", "perceptual_weight", "colour_weight", "gan_mode", "ce_weight", "rebalance", "encoder_lr_factor")
         options = {k: tr[k] for k in keys if k in tr}
         if tr.get("feature_net"):
             options["features"] = tr["feature_net"]
@@ -263,10 +263,12 @@ def build_temporal_task(
         raise ConfigError(f"the colourfulness weight applies to colorize models; '{card.name}' is a '{card.task}' model")
     if card.task == "colorize":
         from .colorize import ColorizeTask, build_colorize_task
+        from .colorize_semantic import SemanticColorizeTask
 
+        task_class = SemanticColorizeTask if card.arch == "mobilenet-unet-colorizer" else ColorizeTask
         base = build_colorize_task(
             list(data), list(val), list(exclude), internal_size=card.internal_size or 256, load_size=load_size or 288,
-            **architecture_options(card, ColorizeTask), **options,
+            task_class=task_class, **architecture_options(card, task_class), **options,
         )
     else:
         base = _style_base(card, style, data, val, exclude, load_size, options)

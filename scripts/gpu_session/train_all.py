@@ -1,4 +1,5 @@
-"""One-shot GPU training session (how the GPU runs behind colorize-v3 and the style presets were trained on a lent H200).
+"""One-shot GPU training session (how the GPU runs behind colorize-v3 and the style presets were trained on a lent H200;
+the colorizer runs are now the semantic MobileNetV2 U-Net).
 
 Colorizer variants and four style presets train side by side, then temporal fine-tunes, then everything
 is packed into at most 8 tar files for the trip back (the device tool's limits).
@@ -26,15 +27,18 @@ ROOT = Path(__file__).resolve().parents[2]
 CODE = Path(__file__).resolve().parent
 G = ROOT / ".gpu"
 P = G / "photos"
-VAL = P / "bsds500_val_minus_cbsd68"
+VAL = G / "validation"
+TFLITE = G / "weights" / "mobilenet_v2_1.0_224_quant.tflite"
 RUNS = Path("/tmp/fg-runs")
 
+# The semantic colorizer (ImageNet MobileNetV2 encoder, ab-bin cross-entropy): three loss mixes side by side.
 COLORIZE = {
-    "cA": ["--widths", "16,32,64,128,256", "--global-context", "--l1-weight", "40", "--adv-weight", "1.0"],
-    "cB": ["--widths", "24,48,96,192,256", "--global-context", "--l1-weight", "40", "--adv-weight", "1.0"],
-    "cC": ["--widths", "16,32,64,128,256", "--global-context", "--l1-weight", "40", "--adv-weight", "0.25"],
+    "cA": ["--adv-weight", "0.1", "--l1-weight", "10", "--ce-weight", "1"],
+    "cB": ["--adv-weight", "0.1", "--l1-weight", "10", "--ce-weight", "1", "--perceptual-weight", "0.05"],
+    "cC": ["--adv-weight", "0.3", "--l1-weight", "3", "--ce-weight", "1", "--rebalance", "0.3"],
 }
-COLORIZE_COMMON = ["--batch", "32", "--crop", "192", "--lr", "2e-4"]
+COLORIZE_COMMON = ["--arch", "mobilenet-unet", "--encoder-weights", str(TFLITE), "--batch", "32", "--crop", "192", "--lr", "2e-4",
+                   "--load-size", "256", "--internal-size", "192"]
 STYLES = {
     "the-scream": ("the_scream.jpg", "Edvard Munch", "The Scream", "1893"),
     "composition-vii": ("composition_vii.jpg", "Wassily Kandinsky", "Composition VII", "1913"),
