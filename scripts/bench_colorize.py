@@ -65,7 +65,7 @@ def main() -> None:
 
     import torch
 
-    from filmgan.train.loop import cpu_has_bf16
+    from filmgan.backends.device import cpu_has_bf16
 
     precisions = ("fp32", "bf16") if cpu_has_bf16() else ("fp32",)
     print(f"model: {model}; torch threads: {torch.get_num_threads()}")

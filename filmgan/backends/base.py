@@ -12,8 +12,17 @@ from typing import Protocol
 import numpy as np
 
 from ..card import ModelCard
+from ..errors import ConfigError
 
 BACKENDS = ("auto", "torch", "ort", "tensorrt")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else ConfigError (the one place that checks it)."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision '{precision}' ({', '.join(PRECISIONS)})")
+    return precision
 
 
 class Engine(Protocol):

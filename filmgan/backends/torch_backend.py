@@ -12,9 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, require
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+from ..errors import require
 
 
 class TorchEngine:
@@ -23,10 +21,8 @@ class TorchEngine:
     def __init__(self, model_path: str | Path, task: str | None = None, precision: str = "auto", device: str = "auto", compile: bool = False, threads: int = 0):
         torch = require("torch", "torch")
         from ..models.checkpoint import load_model
-        from ..train.loop import autocast_dtype, pick_device
+        from .device import autocast_dtype, pick_device, precision_name
 
-        if precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision '{precision}' ({', '.join(PRECISIONS)})")
         if threads:
             torch.set_num_threads(threads)
         self.device = pick_device(device)
@@ -35,7 +31,7 @@ class TorchEngine:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self._dtype = autocast_dtype(precision, self.device)
-        self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self._dtype]
+        self.precision = precision_name(self._dtype)
         self._torch = torch
         self._compiled: dict[tuple, object] = {}
         self._compile = compile
