@@ -9,7 +9,6 @@ Schema (every key but ``task`` and ``model`` is optional)::
     description = "..."
     task = "colorize"            # colorize | style
     model = "colorize-v4"        # a model shipped in filmgan/weights, or a path relative to this file
-    task_index = 0               # head of a multi-task model
     render_size = 256            # short side the generator runs at (0 = the frame's own size)
     [temporal]                   # fields of config.BlendConfig
     [encode]                     # fields of config.EncodeConfig
@@ -28,7 +27,7 @@ from .config import BlendConfig, EncodeConfig, check_keys, did_you_mean
 from .errors import ConfigError, ModelUnavailableError
 
 PRESET_TASKS = ("colorize", "style")
-TOP_LEVEL_KEYS = ("description", "task", "model", "task_index", "render_size", "temporal", "encode", "credits")
+TOP_LEVEL_KEYS = ("description", "task", "model", "render_size", "temporal", "encode", "credits")
 PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_DIR = PACKAGE_DIR / "weights"
 
@@ -51,7 +50,6 @@ class Preset:
     task: str
     model: str
     description: str = ""
-    task_index: int = 0
     render_size: int | None = None
     temporal: dict[str, Any] = field(default_factory=dict)
     encode: dict[str, Any] = field(default_factory=dict)
@@ -96,11 +94,11 @@ def load_preset_file(path: str | Path) -> Preset:
             raise _fail(path, f"'{key}' is required and must be a string")
     if data["task"] not in PRESET_TASKS:
         raise _fail(path, f"task '{data['task']}' is not one of {', '.join(PRESET_TASKS)}{did_you_mean(data['task'], PRESET_TASKS)}")
-    for key, kind in (("task_index", int), ("render_size", int), ("description", str)):
+    for key, kind in (("render_size", int), ("description", str)):
         if key in data and (not isinstance(data[key], kind) or isinstance(data[key], bool)):
             raise _fail(path, f"'{key}' must be {kind.__name__}, got {data[key]!r}")
-    if data.get("render_size", 0) < 0 or data.get("task_index", 0) < 0:
-        raise _fail(path, "'render_size' and 'task_index' must be >= 0")
+    if data.get("render_size", 0) < 0:
+        raise _fail(path, "'render_size' must be >= 0")
     for table, cls in (("temporal", BlendConfig), ("encode", EncodeConfig), ("credits", None)):
         if table in data and not isinstance(data[table], dict):
             raise _fail(path, f"[{table}] must be a table")
@@ -113,7 +111,6 @@ def load_preset_file(path: str | Path) -> Preset:
         task=data["task"],
         model=data["model"],
         description=data.get("description", ""),
-        task_index=data.get("task_index", 0),
         render_size=data.get("render_size") or None,
         temporal=dict(data.get("temporal", {})),
         encode=dict(data.get("encode", {})),

@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 from filmgan.backends.torch_backend import TorchEngine  # noqa: E402
 from filmgan.metrics.image import psnr  # noqa: E402
 from filmgan.presets import find_preset  # noqa: E402
-from filmgan.processors.colorize import ColorizeProcessor, render_dims  # noqa: E402
+from filmgan.processors.colorize import ColorizeProcessor  # noqa: E402
+from filmgan.video.geometry import render_dims  # noqa: E402
 
 SIZES = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 PHOTOS = ROOT.parent / "shared/data/photos/bsds500_test"

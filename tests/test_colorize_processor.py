@@ -7,7 +7,9 @@ import pytest
 
 from filmgan.card import ModelCard
 from filmgan.config import BlendConfig
-from filmgan.processors.colorize import AB_SCALE, ColorizeProcessor, render_dims
+from filmgan.processors.colorize import ColorizeProcessor
+from filmgan.video.color import AB_SCALE
+from filmgan.video.geometry import render_dims
 from filmgan.temporal.blend import FlowBlender
 from filmgan.video.frames import FrameBatch
 from filmgan.video.color import rgb_to_lab, rgb_to_luminance_l

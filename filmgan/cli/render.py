@@ -61,6 +61,7 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     # share the cores, and spinning cost ~8 % of a 720p colorize on 2 cores (3.68 -> 4.00 frames/s).
     # Set before the backend imports torch; an explicit OMP_WAIT_POLICY is left alone.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 (av1 output) logs straight to stderr: errors only
     processor = build_processor(preset, options)
     encode = preset.encode_config(codec=options["codec"], crf=options["crf"], preset=options["encode_preset"], pix_fmt=options["pix_fmt"])
     config = RenderConfig(decode=DecodeConfig(batch_size=options["batch_size"], skip_corrupt=options["skip_corrupt"]), encode=encode, overwrite=options["overwrite"])

@@ -21,20 +21,10 @@ import cv2
 import numpy as np
 
 from ..errors import CheckpointError
-from ..video.color import recombine_luminance_chroma, rgb_to_luminance_l
+from ..video.color import AB_SCALE, L_SCALE, recombine_luminance_chroma, rgb_to_luminance_l
+from ..video.geometry import render_dims
 from ..video.frames import FrameBatch
 from .overlap import OneBehind
-
-L_SCALE, AB_SCALE = 50.0, 110.0  # must match filmgan.models.lab
-
-
-def render_dims(width: int, height: int, short_side: int | None, multiple: int = 16) -> tuple[int, int]:
-    """(w, h) with the short side scaled to ``short_side`` (never upscaled), rounded to ``multiple``."""
-    scale = 1.0 if not short_side else min(1.0, short_side / min(width, height))
-    w = max(multiple, int(round(width * scale / multiple)) * multiple)
-    h = max(multiple, int(round(height * scale / multiple)) * multiple)
-    return w, h
-
 
 @lru_cache(maxsize=1)
 def _recombine_pool() -> ThreadPoolExecutor:

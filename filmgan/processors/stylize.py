@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import CheckpointError, ConfigError
 from ..video.frames import FrameBatch
-from .colorize import render_dims
+from ..video.geometry import render_dims
 from .tiling import run_tiled
 
 UPSAMPLERS = ("bicubic", "guided")
