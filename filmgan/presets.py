@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .config import BlendConfig, EncodeConfig, check_keys, did_you_mean
+from .config import BlendConfig, ColorizeConfig, EncodeConfig, StylizeConfig, TaskConfig, check_keys, did_you_mean
 from .errors import ConfigError, ModelUnavailableError
 
 PRESET_TASKS = ("colorize", "style")
@@ -68,6 +68,17 @@ class Preset:
 
     def encode_config(self, **overrides: Any) -> EncodeConfig:
         return replace(EncodeConfig(**self.encode), **{k: v for k, v in overrides.items() if v is not None})
+
+    def task_config(self, render_size: int | None = None, saturation: float | None = None, temporal: bool | None = None,
+                    temporal_strength: float | None = None) -> TaskConfig:
+        """The typed options of this preset's task: the given overrides (None: not given) over the preset."""
+        blend = self.blend_config(enabled=temporal, strength=temporal_strength)
+        size = render_size or self.render_size
+        if self.task == "colorize":
+            return ColorizeConfig(render_size=size, saturation=saturation, blend=blend)
+        if saturation is not None:
+            raise ConfigError(f"preset '{self.name}': saturation applies to colorize presets only")
+        return StylizeConfig(render_size=size, blend=blend)
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "task": self.task, "model": self.model, "description": self.description, "path": str(self.path), "render_size": self.render_size, "temporal": self.temporal, "encode": self.encode, "credits": self.credits}

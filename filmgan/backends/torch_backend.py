@@ -13,9 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import require
+from .base import EngineBase, EngineConfig, InputSpec
 
 
-class TorchEngine:
+class TorchEngine(EngineBase):
+    """The torch backend of the :class:`~filmgan.backends.base.Engine` protocol."""
+
     name = "torch"
 
     def __init__(self, model_path: str | Path, task: str | None = None, precision: str = "auto", device: str = "auto", compile: bool = False, threads: int = 0):
@@ -35,6 +38,17 @@ class TorchEngine:
         self._torch = torch
         self._compiled: dict[tuple, object] = {}
         self._compile = compile
+        self.input_spec = InputSpec.from_card(self.card)
+
+    @classmethod
+    def from_config(cls, model_path: str | Path, config: EngineConfig, task: str | None = None) -> "TorchEngine":
+        return cls(model_path, task=task, precision=config.precision, device=config.device, compile=config.compile, threads=config.threads)
+
+    def close(self) -> None:
+        """Drop the model and its compiled graphs (their memory is freed once nothing else holds them)."""
+        self._compiled.clear()
+        self.model = None
+        super().close()
 
     def _fn(self, shape: tuple):
         if not self._compile:
@@ -44,6 +58,7 @@ class TorchEngine:
         return self._compiled[shape]
 
     def run(self, x: np.ndarray) -> np.ndarray:
+        self._check_open()
         torch = self._torch
         inp = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
         if self.channels_last and inp.ndim == 4:

@@ -48,7 +48,8 @@ def render_options(fn):
 
 
 def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None, options: dict) -> None:
-    """Shared body of ``colorize`` and ``stylize``: build the processor from preset + flags, run, report."""
+    """Shared body of ``colorize`` and ``stylize``: typed settings from preset + flags, an engine, run, report."""
+    from ..backends import EngineConfig, load_engine
     from ..jobs import expand_inputs, run_job
     from ..presets import find_preset
     from ..processors.factory import build_processor
@@ -62,11 +63,15 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     # Set before the backend imports torch; an explicit OMP_WAIT_POLICY is left alone.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 (av1 output) logs straight to stderr: errors only
-    processor = build_processor(preset, options)
+    engine_config = EngineConfig(backend=options["backend"], precision=options["precision"], compile=options["compile_model"])
+    task_config = preset.task_config(render_size=options["render_size"], saturation=options.get("saturation"),
+                                     temporal=options["temporal"], temporal_strength=options["temporal_strength"])
     encode = preset.encode_config(codec=options["codec"], crf=options["crf"], preset=options["encode_preset"], pix_fmt=options["pix_fmt"])
     config = RenderConfig(decode=DecodeConfig(batch_size=options["batch_size"], skip_corrupt=options["skip_corrupt"]), encode=encode, overwrite=options["overwrite"])
-    with ProgressReporter(options["quiet"] or options["as_json"]) as reporter:
-        results = run_job(files, suffix or preset.name, options["output"], processor, config, reporter.for_input)
+    with load_engine(options["model"] or preset.model_path(), engine_config, task=preset.task) as engine:
+        processor = build_processor(task_config, engine)
+        with ProgressReporter(options["quiet"] or options["as_json"]) as reporter:
+            results = run_job(files, suffix or preset.name, options["output"], processor, config, reporter.for_input)
     if options["as_json"]:
         emit_json({"ok": True, "preset": preset.name, "results": [r.to_dict() for r in results]})
     elif not options["quiet"]:
