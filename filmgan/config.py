@@ -102,3 +102,41 @@ class BlendConfig:
                 raise ConfigError(f"blend.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 < self.scene_cut_threshold <= 1.0:
             raise ConfigError(f"blend.scene_cut_threshold must be in (0, 1], got {self.scene_cut_threshold}")
+
+
+UPSAMPLERS = ("bicubic", "guided")
+
+
+@dataclass(frozen=True)
+class ColorizeConfig:
+    """Options of the colorize task (built once at the edge: flags > preset > defaults)."""
+
+    render_size: int | None = None  # short side the network runs at; None: the model card's internal size
+    saturation: float | None = None  # gain on the predicted chroma; None: the card's calibrated value
+    blend: BlendConfig = field(default_factory=lambda: BlendConfig(chroma_only=True))
+    task = "colorize"  # class attribute (not a field): the model card task this config runs
+
+    def __post_init__(self) -> None:
+        if self.render_size is not None and self.render_size < 1:
+            raise ConfigError(f"render_size must be >= 1, got {self.render_size}")
+        if self.saturation is not None and self.saturation < 0:
+            raise ConfigError(f"saturation must be >= 0, got {self.saturation}")
+
+
+@dataclass(frozen=True)
+class StylizeConfig:
+    """Options of the style task (built once at the edge: flags > preset > defaults)."""
+
+    render_size: int | None = None  # short side the network runs at; None: the card's; 0: the frame's own
+    upsample: str = "bicubic"  # bicubic | guided (see processors.stylize)
+    blend: BlendConfig = field(default_factory=BlendConfig)
+    task = "style"
+
+    def __post_init__(self) -> None:
+        if self.render_size is not None and self.render_size < 0:
+            raise ConfigError(f"render_size must be >= 0, got {self.render_size}")
+        if self.upsample not in UPSAMPLERS:
+            raise ConfigError(f"unknown upsampling '{self.upsample}' ({', '.join(UPSAMPLERS)}){did_you_mean(self.upsample, UPSAMPLERS)}")
+
+
+TaskConfig = ColorizeConfig | StylizeConfig

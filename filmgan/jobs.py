@@ -15,7 +15,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .config import RenderConfig
-from .errors import InputError, OutputError
+from .errors import InputError
+from .video.atomic import check_destination
 from .video.frames import FrameBatch
 from .video.images import IMAGE_EXTENSIONS, is_image, read_image, write_image
 
@@ -65,10 +66,7 @@ def output_path(src: Path, suffix: str, output: Path | None, many: bool) -> Path
 
 
 def process_image(src: Path, dst: Path, processor, overwrite: bool) -> JobResult:
-    if dst.exists() and not overwrite:
-        raise OutputError(f"{dst} exists; pass --overwrite to replace it")
-    if dst.resolve() == src.resolve():
-        raise OutputError(f"refusing to overwrite the input {src}")
+    check_destination(dst, overwrite=overwrite, source=src)
     start = time.perf_counter()
     rgb = read_image(src)
     batch = FrameBatch(rgb[None], np.zeros(1, np.int64), time_base=Fraction(1, 1))

@@ -9,7 +9,6 @@ Schema (every key but ``task`` and ``model`` is optional)::
     description = "..."
     task = "colorize"            # colorize | style
     model = "colorize-v4"        # a model shipped in filmgan/weights, or a path relative to this file
-    task_index = 0               # head of a multi-task model
     render_size = 256            # short side the generator runs at (0 = the frame's own size)
     [temporal]                   # fields of config.BlendConfig
     [encode]                     # fields of config.EncodeConfig
@@ -24,11 +23,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .config import BlendConfig, EncodeConfig, check_keys, did_you_mean
+from .config import BlendConfig, ColorizeConfig, EncodeConfig, StylizeConfig, TaskConfig, check_keys, did_you_mean
 from .errors import ConfigError, ModelUnavailableError
 
 PRESET_TASKS = ("colorize", "style")
-TOP_LEVEL_KEYS = ("description", "task", "model", "task_index", "render_size", "temporal", "encode", "credits")
+TOP_LEVEL_KEYS = ("description", "task", "model", "render_size", "temporal", "encode", "credits")
 PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_DIR = PACKAGE_DIR / "weights"
 
@@ -51,7 +50,6 @@ class Preset:
     task: str
     model: str
     description: str = ""
-    task_index: int = 0
     render_size: int | None = None
     temporal: dict[str, Any] = field(default_factory=dict)
     encode: dict[str, Any] = field(default_factory=dict)
@@ -70,6 +68,17 @@ class Preset:
 
     def encode_config(self, **overrides: Any) -> EncodeConfig:
         return replace(EncodeConfig(**self.encode), **{k: v for k, v in overrides.items() if v is not None})
+
+    def task_config(self, render_size: int | None = None, saturation: float | None = None, temporal: bool | None = None,
+                    temporal_strength: float | None = None) -> TaskConfig:
+        """The typed options of this preset's task: the given overrides (None: not given) over the preset."""
+        blend = self.blend_config(enabled=temporal, strength=temporal_strength)
+        size = render_size or self.render_size
+        if self.task == "colorize":
+            return ColorizeConfig(render_size=size, saturation=saturation, blend=blend)
+        if saturation is not None:
+            raise ConfigError(f"preset '{self.name}': saturation applies to colorize presets only")
+        return StylizeConfig(render_size=size, blend=blend)
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "task": self.task, "model": self.model, "description": self.description, "path": str(self.path), "render_size": self.render_size, "temporal": self.temporal, "encode": self.encode, "credits": self.credits}
@@ -96,11 +105,11 @@ def load_preset_file(path: str | Path) -> Preset:
             raise _fail(path, f"'{key}' is required and must be a string")
     if data["task"] not in PRESET_TASKS:
         raise _fail(path, f"task '{data['task']}' is not one of {', '.join(PRESET_TASKS)}{did_you_mean(data['task'], PRESET_TASKS)}")
-    for key, kind in (("task_index", int), ("render_size", int), ("description", str)):
+    for key, kind in (("render_size", int), ("description", str)):
         if key in data and (not isinstance(data[key], kind) or isinstance(data[key], bool)):
             raise _fail(path, f"'{key}' must be {kind.__name__}, got {data[key]!r}")
-    if data.get("render_size", 0) < 0 or data.get("task_index", 0) < 0:
-        raise _fail(path, "'render_size' and 'task_index' must be >= 0")
+    if data.get("render_size", 0) < 0:
+        raise _fail(path, "'render_size' must be >= 0")
     for table, cls in (("temporal", BlendConfig), ("encode", EncodeConfig), ("credits", None)):
         if table in data and not isinstance(data[table], dict):
             raise _fail(path, f"[{table}] must be a table")
@@ -113,7 +122,6 @@ def load_preset_file(path: str | Path) -> Preset:
         task=data["task"],
         model=data["model"],
         description=data.get("description", ""),
-        task_index=data.get("task_index", 0),
         render_size=data.get("render_size") or None,
         temporal=dict(data.get("temporal", {})),
         encode=dict(data.get("encode", {})),

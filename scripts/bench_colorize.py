@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 from filmgan.backends.torch_backend import TorchEngine  # noqa: E402
 from filmgan.metrics.image import psnr  # noqa: E402
 from filmgan.presets import find_preset  # noqa: E402
-from filmgan.processors.colorize import ColorizeProcessor, render_dims  # noqa: E402
+from filmgan.processors.colorize import ColorizeProcessor  # noqa: E402
+from filmgan.video.geometry import render_dims  # noqa: E402
 
 SIZES = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 PHOTOS = ROOT.parent / "shared/data/photos/bsds500_test"
@@ -65,7 +66,7 @@ def main() -> None:
 
     import torch
 
-    from filmgan.train.loop import cpu_has_bf16
+    from filmgan.backends.device import cpu_has_bf16
 
     precisions = ("fp32", "bf16") if cpu_has_bf16() else ("fp32",)
     print(f"model: {model}; torch threads: {torch.get_num_threads()}")

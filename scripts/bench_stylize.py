@@ -77,7 +77,7 @@ def main(argv=None) -> int:
 
     from filmgan.backends.torch_backend import TorchEngine
     from filmgan.presets import find_preset, list_presets
-    from filmgan.processors.colorize import render_dims
+    from filmgan.video.geometry import render_dims
     from filmgan.processors.stylize import StylizeProcessor
 
     if args.threads:

@@ -192,16 +192,16 @@ def cost_720p(proc, blend: BlendConfig, frames: np.ndarray) -> dict:
 
 def style_processor(args):
     """(name, StylizeProcessor, BlendConfig) for --style-model / --style-preset / the first style preset with a model."""
-    from filmgan.backends import load_engine
+    from filmgan.backends import EngineConfig, load_engine
     from filmgan.processors.stylize import StylizeProcessor
 
     if args.style_model:
-        engine = load_engine(args.style_model, task="style", precision=args.precision)
+        engine = load_engine(args.style_model, EngineConfig(precision=args.precision), task="style")
         return args.style_model.name, StylizeProcessor(engine), BlendConfig()
     candidates = [find_preset(args.style_preset)] if args.style_preset else [p for p in list_presets(strict=False) if p.task == "style"]
     for preset in candidates:
         try:
-            engine = load_engine(preset.model_path(), task="style", precision=args.precision)
+            engine = load_engine(preset.model_path(), EngineConfig(precision=args.precision), task="style")
         except FilmganError:
             continue
         return preset.name, StylizeProcessor(engine, render_size=preset.render_size), preset.blend_config()
@@ -230,12 +230,12 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    from filmgan.backends import load_engine
+    from filmgan.backends import EngineConfig, load_engine
     from filmgan.processors.colorize import ColorizeProcessor
 
     preset = find_preset("colorize")
     model = args.model or preset.model_path()
-    proc = ColorizeProcessor(load_engine(model, task="colorize", precision=args.precision), render_size=preset.render_size)
+    proc = ColorizeProcessor(load_engine(model, EngineConfig(precision=args.precision), task="colorize"), render_size=preset.render_size)
     blend = preset.blend_config()
     clips = sorted(p for p in args.videos.iterdir() if p.suffix.lower() in (".mp4", ".webm", ".mkv", ".mov"))
     report: dict = {"model": str(model), "precision": proc.engine.precision, "frames": args.frames, "blend": {"strength": blend.strength, "chroma_only": blend.chroma_only}}

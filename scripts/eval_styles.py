@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="write the results as JSON")
     args = ap.parse_args(argv)
 
-    from filmgan.backends import load_engine
+    from filmgan.backends import EngineConfig, load_engine
     from filmgan.card import read_card
     from filmgan.presets import find_preset, list_presets
     from filmgan.processors.stylize import StylizeProcessor
@@ -160,13 +160,13 @@ def main(argv=None) -> int:
         args.samples.mkdir(parents=True, exist_ok=True)
     for name, model_path, render_size in items:
         card = read_card(model_path)
-        engine = load_engine(model_path, task="style", precision=args.precision)
+        engine = load_engine(model_path, EngineConfig(precision=args.precision), task="style")
         processor = StylizeProcessor(engine, render_size=render_size)
         judge = Judge(card, args.styles)
         row, outs = evaluate(processor, judge, photos)
         row["render_size"] = processor.render_size
         if engine.precision != "fp32":  # reduced precision against fp32 on the same photos (grey levels)
-            reference = StylizeProcessor(load_engine(model_path, task="style", precision="fp32"), render_size=render_size)
+            reference = StylizeProcessor(load_engine(model_path, EngineConfig(precision="fp32"), task="style"), render_size=render_size)
             row[f"{engine.precision}_vs_fp32_mae"] = float(np.mean([np.abs(reference.stylize(p[None])[0].astype(float) - o).mean() for p, o in zip(photos[:4], outs)]))
         for mode in ("bicubic", "guided") if frames else ():
             up, _ = evaluate(StylizeProcessor(engine, render_size=render_size, upsample=mode), judge, frames)

@@ -7,7 +7,10 @@ import pytest
 
 from filmgan.card import ModelCard
 from filmgan.config import BlendConfig
-from filmgan.processors.colorize import AB_SCALE, ColorizeProcessor, render_dims
+from filmgan.backends.base import InputSpec
+from filmgan.processors.colorize import ColorizeProcessor
+from filmgan.video.color import AB_SCALE
+from filmgan.video.geometry import render_dims
 from filmgan.temporal.blend import FlowBlender
 from filmgan.video.frames import FrameBatch
 from filmgan.video.color import rgb_to_lab, rgb_to_luminance_l
@@ -20,6 +23,7 @@ class FlickeringEngine:
 
     name, precision = "fake", "fp32"
     card = ModelCard(name="fake", task="colorize", arch="none", args={}, color_space="lab", io={}, internal_size=64)
+    input_spec = InputSpec.from_card(card)
 
     def __init__(self, seed=0):
         self.rng = np.random.default_rng(seed)

@@ -67,7 +67,7 @@ def test_beats_the_grey_baseline_and_adds_colour(shipped, photos):
 
 
 def test_bf16_output_matches_fp32_above_40_db(shipped, photos):
-    from filmgan.train.loop import cpu_has_bf16
+    from filmgan.backends.device import cpu_has_bf16
 
     if not cpu_has_bf16():
         pytest.skip("no AMX/AVX512-BF16 on this CPU: bf16 convolutions fall back to a reference kernel (minutes); 'auto' uses fp32 here")

@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 
 from click.testing import CliRunner  # noqa: E402
 
+from filmgan.backends.base import InputSpec  # noqa: E402
 from filmgan.card import ModelCard, read_card  # noqa: E402
 from filmgan.cli import main  # noqa: E402
 from filmgan.errors import CheckpointError, ConfigError, ModelUnavailableError  # noqa: E402
@@ -135,6 +136,7 @@ class FakeEngine:
 
     def __init__(self, model, card):
         self.model, self.card, self.calls = model, card, []
+        self.input_spec = InputSpec.from_card(card)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         self.calls.append(x.shape)
@@ -309,7 +311,9 @@ def test_shipped_style_presets_load_and_produce_an_image(name):
     except ConfigError:
         pytest.skip(f"preset {name} not shipped in this checkout")
     assert preset.task == "style" and {"painter", "title", "year"} <= set(preset.credits)
-    processor = build_processor(preset, {"precision": "fp32"})
+    from filmgan.backends import EngineConfig, load_engine
+
+    processor = build_processor(preset.task_config(), load_engine(preset.model_path(), EngineConfig(precision="fp32"), task=preset.task))
     frames = np.stack([smooth_image(72, 128, i) for i in range(2)])
     batch = FrameBatch(frames, np.arange(2, dtype=np.int64), Fraction(1, 25))
     out = np.concatenate([b.frames for b in [*processor.process(batch), *processor.flush()]])

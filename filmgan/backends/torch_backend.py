@@ -12,21 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, require
+from ..errors import require
+from .base import EngineBase, EngineConfig, InputSpec
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
+class TorchEngine(EngineBase):
+    """The torch backend of the :class:`~filmgan.backends.base.Engine` protocol."""
 
-class TorchEngine:
     name = "torch"
 
     def __init__(self, model_path: str | Path, task: str | None = None, precision: str = "auto", device: str = "auto", compile: bool = False, threads: int = 0):
         torch = require("torch", "torch")
         from ..models.checkpoint import load_model
-        from ..train.loop import autocast_dtype, pick_device
+        from .device import autocast_dtype, pick_device, precision_name
 
-        if precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision '{precision}' ({', '.join(PRECISIONS)})")
         if threads:
             torch.set_num_threads(threads)
         self.device = pick_device(device)
@@ -35,10 +34,21 @@ class TorchEngine:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self._dtype = autocast_dtype(precision, self.device)
-        self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self._dtype]
+        self.precision = precision_name(self._dtype)
         self._torch = torch
         self._compiled: dict[tuple, object] = {}
         self._compile = compile
+        self.input_spec = InputSpec.from_card(self.card)
+
+    @classmethod
+    def from_config(cls, model_path: str | Path, config: EngineConfig, task: str | None = None) -> "TorchEngine":
+        return cls(model_path, task=task, precision=config.precision, device=config.device, compile=config.compile, threads=config.threads)
+
+    def close(self) -> None:
+        """Drop the model and its compiled graphs (their memory is freed once nothing else holds them)."""
+        self._compiled.clear()
+        self.model = None
+        super().close()
 
     def _fn(self, shape: tuple):
         if not self._compile:
@@ -48,6 +58,7 @@ class TorchEngine:
         return self._compiled[shape]
 
     def run(self, x: np.ndarray) -> np.ndarray:
+        self._check_open()
         torch = self._torch
         inp = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
         if self.channels_last and inp.ndim == 4:

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..video.color import RGB_TO_XYZ, WHITE_D65, XYZ_TO_RGB
-
-_EPS = (6.0 / 29.0) ** 3
-_KAPPA = (29.0 / 6.0) ** 2 / 3.0
-L_SCALE, AB_SCALE = 50.0, 110.0  # network I/O: L/50 - 1 in [-1, 1]; ab/110 in ~[-1, 1]
+from ..video.color import _EPS, _KAPPA, AB_SCALE, L_SCALE, RGB_TO_XYZ, WHITE_D65, XYZ_TO_RGB  # one set of constants
 
 
 def _matrix(m, like: torch.Tensor) -> torch.Tensor:
@@ -37,10 +33,6 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
 
 def normalize_l(L: torch.Tensor) -> torch.Tensor:
     return L / L_SCALE - 1.0
-
-
-def denormalize_l(x: torch.Tensor) -> torch.Tensor:
-    return (x + 1.0) * L_SCALE
 
 
 def normalize_ab(ab: torch.Tensor) -> torch.Tensor:

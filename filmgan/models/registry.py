@@ -19,12 +19,6 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
 }
 
 
-def register(cls: type[nn.Module]) -> type[nn.Module]:
-    """Add an architecture (used by modules that define generators, e.g. the style network)."""
-    ARCHITECTURES[cls.ARCH] = cls
-    return cls
-
-
 def build(arch: str, args: dict) -> nn.Module:
     if arch not in ARCHITECTURES:
         raise CheckpointError(f"unknown architecture '{arch}' (known: {', '.join(sorted(ARCHITECTURES))})")

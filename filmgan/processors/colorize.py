@@ -21,20 +21,10 @@ import cv2
 import numpy as np
 
 from ..errors import CheckpointError
-from ..video.color import recombine_luminance_chroma, rgb_to_luminance_l
+from ..video.color import AB_SCALE, L_SCALE, recombine_luminance_chroma, rgb_to_luminance_l
+from ..video.geometry import render_dims
 from ..video.frames import FrameBatch
 from .overlap import OneBehind
-
-L_SCALE, AB_SCALE = 50.0, 110.0  # must match filmgan.models.lab
-
-
-def render_dims(width: int, height: int, short_side: int | None, multiple: int = 16) -> tuple[int, int]:
-    """(w, h) with the short side scaled to ``short_side`` (never upscaled), rounded to ``multiple``."""
-    scale = 1.0 if not short_side else min(1.0, short_side / min(width, height))
-    w = max(multiple, int(round(width * scale / multiple)) * multiple)
-    h = max(multiple, int(round(height * scale / multiple)) * multiple)
-    return w, h
-
 
 @lru_cache(maxsize=1)
 def _recombine_pool() -> ThreadPoolExecutor:
@@ -50,6 +40,7 @@ class ColorizeProcessor:
         if card.task not in ("colorize", "multitask") or card.color_space != "lab":
             raise CheckpointError(f"model '{card.name}' is a {card.task}/{card.color_space} model, not a Lab colorizer")
         self.engine = engine
+        self.align = engine.input_spec.alignment
         self.render_size = render_size or card.internal_size or 256
         self.blender = blender  # a temporal.blend.FlowBlender, or None for per-frame output
         # Gain on the predicted chroma: the model's card carries the value calibrated on its validation split.
@@ -64,7 +55,7 @@ class ColorizeProcessor:
         """The frames at the render size (what the blender sees) and the network's input for them: their
         normalised Lab L, (N, 1, h, w) float32."""
         h, w = frames.shape[1:3]
-        rw, rh = render_dims(w, h, self.render_size)
+        rw, rh = render_dims(w, h, self.render_size, multiple=self.align)
         small = [cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames]
         L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
         return small, L.astype(np.float32)

@@ -17,13 +17,13 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from ..backends.base import InputSpec
+from ..config import UPSAMPLERS
 from ..errors import CheckpointError, ConfigError
 from ..video.frames import FrameBatch
-from .colorize import render_dims
+from ..video.geometry import render_dims
 from .tiling import run_tiled
 
-UPSAMPLERS = ("bicubic", "guided")
-DEFAULT_PIXEL_BUDGET = 2048 * 1152  # pixels per engine call before tiling (about 1.5 GB of activations for the preset nets)
 
 
 def _luma(rgb8: np.ndarray) -> np.ndarray:
@@ -64,30 +64,40 @@ class StylizeProcessor:
     """FrameProcessor that restyles frames with an engine whose card says task 'style' (RGB in/out).
 
     ``render_size``: short side the generator runs at (None: the card's internal size; 0: the frame's own
-    size). ``pixel_budget``: most pixels per engine call; larger frames run in tiles of ``tile`` pixels
+    size). ``pixel_budget``: most pixels per engine call (default: the engine's ``input_spec.max_pixels``;
+    batches are also split to its ``max_batch``); larger frames run in tiles of ``tile`` pixels
     (default: the square root of the budget) overlapping by ``overlap``; ``consistent_tiles`` takes their
     low frequencies from a whole-frame pass at a reduced size (needed with instance normalisation; a
-    network without per-image statistics is reproduced exactly by plain feathered tiles).
+    network without per-image statistics is reproduced exactly by plain feathered tiles). Sizes sent to
+    the engine are multiples of its ``input_spec.alignment``.
     """
 
-    def __init__(self, engine, render_size: int | None = None, upsample: str = "bicubic", pixel_budget: int = DEFAULT_PIXEL_BUDGET, tile: int | None = None, overlap: int = 64, consistent_tiles: bool = True):
+    def __init__(self, engine, render_size: int | None = None, upsample: str = "bicubic", pixel_budget: int | None = None, tile: int | None = None, overlap: int = 64, consistent_tiles: bool = True):
         card = engine.card
         if card.task not in ("style", "multitask") or card.color_space != "rgb":
             raise CheckpointError(f"model '{card.name}' is a {card.task}/{card.color_space} model, not an RGB style model")
         if upsample not in UPSAMPLERS:
             raise ConfigError(f"unknown upsampling '{upsample}' ({', '.join(UPSAMPLERS)})")
         self.engine = engine
+        spec: InputSpec = engine.input_spec
+        self.align, self.max_batch = spec.alignment, spec.max_batch or 2**31
         self.render_size = card.internal_size if render_size is None else render_size
         self.upsample = upsample
-        self.pixel_budget = int(pixel_budget)
-        self.tile = int(tile or max(256, int(self.pixel_budget**0.5) // 8 * 8))
+        budget = pixel_budget or spec.max_pixels
+        if budget is None and spec.max_shape is not None:
+            budget = spec.max_shape[0] * spec.max_shape[1]
+        self.pixel_budget = int(budget or 2**62)
+        default_tile = max(256, int(min(self.pixel_budget, 2**40) ** 0.5) // self.align * self.align)
+        if spec.max_shape is not None:  # a fixed profile bounds the tile too
+            default_tile = min(default_tile, min(spec.max_shape) // self.align * self.align)
+        self.tile = int(tile or default_tile)
         self.overlap = int(overlap)
         self.consistent_tiles = consistent_tiles
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         """Engine on (N, 3, h, w) float32: whole batch, frame by frame, or tiled, within the pixel budget."""
         n, _, h, w = x.shape
-        if n * h * w <= self.pixel_budget:
+        if n * h * w <= self.pixel_budget and n <= self.max_batch:
             return self.engine.run(x)
         if h * w <= self.pixel_budget:
             return np.concatenate([self.engine.run(x[i : i + 1]) for i in range(n)])
@@ -97,20 +107,21 @@ class StylizeProcessor:
         """One frame over the budget: a whole-frame pass at a reduced size (within the budget) gives the
         consistent low frequencies, full-size feathered tiles the detail (see ``tiling``)."""
         if not self.consistent_tiles:
-            return run_tiled(self.engine.run, x, self.tile, self.overlap)
+            return run_tiled(self.engine.run, x, self.tile, self.overlap, align=self.align)
         _, _, h, w = x.shape
+        a = self.align
         factor = (h * w / self.pixel_budget) ** 0.5
-        sw, sh = max(8, int(w / factor) // 8 * 8), max(8, int(h / factor) // 8 * 8)
+        sw, sh = max(a, int(w / factor) // a * a), max(a, int(h / factor) // a * a)
         small = cv2.resize(np.ascontiguousarray(x[0].transpose(1, 2, 0)), (sw, sh), interpolation=cv2.INTER_AREA)
         coarse = self.engine.run(np.ascontiguousarray(small.transpose(2, 0, 1)[None]))[0]
         reference = cv2.resize(np.ascontiguousarray(coarse.transpose(1, 2, 0)), (w, h), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)[None]
-        return run_tiled(self.engine.run, x, self.tile, self.overlap, reference=reference, sigma=2.0 * factor)
+        return run_tiled(self.engine.run, x, self.tile, self.overlap, align=a, reference=reference, sigma=2.0 * factor)
 
     def stylize(self, frames: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 stylized."""
         n, h, w = frames.shape[:3]
         native = not self.render_size or min(w, h) <= self.render_size
-        rw, rh = (w, h) if native else render_dims(w, h, self.render_size, multiple=8)
+        rw, rh = (w, h) if native else render_dims(w, h, self.render_size, multiple=self.align)
         same = (rw, rh) == (w, h)
         small = frames if same else np.stack([cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames])
         x = small.transpose(0, 3, 1, 2).astype(np.float32) / 255.0

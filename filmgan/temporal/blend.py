@@ -61,7 +61,6 @@ class FlowBlender:
         self._prev_out: np.ndarray | None = None
         self.frames = 0  # frames seen since construction
         self.cuts = 0  # scene cuts detected since construction
-        self.last_weight = 0.0  # mean blend weight a*M of the last frame (0 on a cold start)
 
     def reset(self) -> None:
         """Forget the previous frame (chunk starts, seeks, external cut lists)."""
@@ -105,7 +104,6 @@ class FlowBlender:
         self.cuts += int(cut)
         if cut or not self._continues(gray, output):
             result = output.copy()
-            self.last_weight = 0.0
         else:
             result = self._blend_warm(small, gray, output)
         self._prev_small, self._prev_gray, self._prev_out = small, gray, result
@@ -131,7 +129,6 @@ class FlowBlender:
         bwd = resize_flow(bwd, size)
         if weight.shape[::-1] != size:
             weight = cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR)
-        self.last_weight = float(weight.mean())
         warped = warp(self._prev_out, bwd)
         if self.config.chroma_only and output.dtype == np.uint8:
             return blend_chroma(warped, output, weight)

@@ -44,6 +44,7 @@ def trainer_options(fn):
             click.option("--time-limit", type=click.FloatRange(0.0), default=0.0, help="Stop after this many seconds of training (validated and checkpointed; --resume continues). 0: no limit."),
             click.option("--resume", is_flag=True, help="Continue from RUN/last exactly (weights, optimizers, schedules, RNG)."),
             click.option("--quiet", "-q", is_flag=True),
+            click.option("--json", "as_json", is_flag=True, help="Errors too as a JSON line on stdout (the result always is one)."),
         ]
     ):
         fn = option(fn)
@@ -109,7 +110,7 @@ def parse_widths(text: str, count: int | None) -> tuple[int, ...]:
 def train_colorize(data, val, exclude, internal_size, load_size, widths, global_context, l1_weight, adv_weight, perceptual_weight, colour_weight, vgg_weights,
                    arch, encoder_weights, ce_weight, rebalance, temperature, project_splits, **options):
     """Train a Lab colorizer (L1 + adversarial, PatchGAN with spectral norm; + ab-bin cross-entropy for mobilenet-unet)."""
-    from ..cli import handle_errors
+    from ..cli.common import handle_errors
     from ..errors import ConfigError
     from .colorize import build_colorize_task
 
@@ -167,7 +168,7 @@ def train_colorize(data, val, exclude, internal_size, load_size, widths, global_
 @trainer_options
 def train_stylize(style, data, val, exclude, internal_size, load_size, widths, blocks, stem_kernel, separable, content_weight, style_layers, style_weight, tv_weight, adv_weight, vgg_weights, painter, title, year, threads, **options):
     """Train a feed-forward style generator after one painting (content + Gram style + TV + multi-scale PatchGAN)."""
-    from ..cli import handle_errors
+    from ..cli.common import handle_errors
     from ..errors import ConfigError
     from .stylize import build_style_task
 
@@ -223,7 +224,7 @@ def train_temporal(init, task, data, videos, val, exclude, style, temporal_weigh
     pairs from synthetic motion on the --data photos and from consecutive frames of --videos. The result
     is an ordinary model file (RUN/model.safetensors) whose card records the temporal training.
     """
-    from ..cli import handle_errors
+    from ..cli.common import handle_errors
     from .data import list_media
     from .motion import MotionConfig
     from .temporal import build_temporal_task
@@ -259,14 +260,15 @@ def train_temporal(init, task, data, videos, val, exclude, style, temporal_weigh
 @click.option("--name", help="Model name for the card (default: the first snapshot's).")
 @click.option("--fp16", is_flag=True, help="Store the weights in float16 (half the file size).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
-def train_average(snapshots, out, name, fp16, overwrite):
+@click.option("--json", "as_json", is_flag=True, help="Errors too as a JSON line on stdout (the result always is one).")
+def train_average(snapshots, out, name, fp16, overwrite, as_json):
     """Average the weights of snapshots of one run (SWA) into one model file.
 
     \b
     Snapshots of a GAN generator oscillate around a common optimum; their uniform average usually
     validates better than any one of them. Only files of the same architecture can be averaged.
     """
-    from ..cli import handle_errors
+    from ..cli.common import handle_errors
     from ..video.atomic import check_destination
 
     @handle_errors

@@ -28,8 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..backends.device import autocast_dtype, pick_device
 from ..card import ModelCard
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError
 from ..models.checkpoint import save_model
 from .state import load_state, restore_rng, rng_state, save_state
 
@@ -82,33 +83,6 @@ def stack_rows(rows: list[np.ndarray]) -> np.ndarray:
     """Stack validation rows of different widths into one grid image (right-padded with black)."""
     width = max(r.shape[1] for r in rows)
     return np.concatenate([np.pad(r[:, :width], ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def cpu_has_bf16() -> bool:
-    """True on CPUs with native bf16 (AMX or AVX512-BF16), where bf16 autocast is fast."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    if precision == "fp32":
-        return None
-    if precision in ("bf16", "fp16"):
-        return torch.bfloat16 if precision == "bf16" else torch.float16
-    if precision != "auto":
-        raise ConfigError(f"unknown precision '{precision}' (auto, bf16, fp16, fp32)")
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_has_bf16() else None
 
 
 class Trainer:

@@ -17,6 +17,8 @@ RGB_TO_XYZ = np.array(
 )
 XYZ_TO_RGB = np.linalg.inv(RGB_TO_XYZ)
 WHITE_D65 = RGB_TO_XYZ.sum(axis=1)
+# The colorizer network's I/O scaling (torch twin: filmgan.models.lab): L/50 - 1 in [-1, 1]; ab/110 in ~[-1, 1].
+L_SCALE, AB_SCALE = 50.0, 110.0
 _EPS = (6.0 / 29.0) ** 3
 _KAPPA = (29.0 / 6.0) ** 2 / 3.0
 

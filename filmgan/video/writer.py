@@ -188,8 +188,6 @@ class VideoWriter:
             raise ConfigError(f"{self.encode.codec} cannot encode pix_fmt {self.pix_fmt} "
                               f"(supported: {', '.join(sorted(formats))})")
         options = encoder_options(self.encode, self.spec, self.pix_fmt)
-        if self.spec.encoder == "libsvtav1":
-            os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 logs straight to stderr; errors only
         stream = self._out.add_stream(self.spec.encoder, rate=self.info.fps, options=options)
         stream.pix_fmt = self.pix_fmt
         cc = stream.codec_context

@@ -24,8 +24,8 @@ def eval_group():
 
 
 def _frames(path: Path, start: int, end: int | None) -> Iterator[np.ndarray]:
-    from .config import DecodeConfig
-    from .video.reader import VideoReader
+    from ..config import DecodeConfig
+    from ..video.reader import VideoReader
 
     for batch in VideoReader(path, DecodeConfig(start=start, end=end, batch_size=8)):
         yield from batch.frames
@@ -52,11 +52,11 @@ def flicker(video, reference, start, count, flow_preset, flow_max_side, as_json)
     CDC:    mean Jensen-Shannon divergence of the colour histograms of frames 1, 2 and 4 apart (Liu et
             al. 2021); it sees global colour flicker that E_warp's masking may miss.
     """
-    from .cli import emit_json, handle_errors
+    from .common import emit_json, handle_errors
 
     @handle_errors
     def go(as_json=False):
-        from .metrics.flicker import flicker_report
+        from ..metrics.flicker import flicker_report
 
         end = start + count if count else None
         ref = _frames(reference, start, end) if reference else None
