@@ -30,10 +30,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..video.color import AB_SCALE, L_SCALE
 from .layers import ConvNormAct
 from .mobilenet import TAP_BLOCKS, TAP_CHANNELS, MobileNetV2
-
-AB_SCALE = 110.0
 
 
 def gamut_bins(grid: int = 10) -> np.ndarray:
@@ -50,7 +49,7 @@ def gamut_bins(grid: int = 10) -> np.ndarray:
 
 def l_to_grey_rgb(l_norm: torch.Tensor) -> torch.Tensor:
     """Normalised L (L/50 - 1) -> the grey sRGB value in [0, 1] with that lightness, 3 channels."""
-    fy = ((l_norm + 1.0) * 50.0 + 16.0) / 116.0
+    fy = ((l_norm + 1.0) * L_SCALE + 16.0) / 116.0
     y = torch.where(fy > 6.0 / 29.0, fy**3, (fy - 4.0 / 29.0) * 3.0 * (6.0 / 29.0) ** 2).clamp(0.0, 1.0)
     v = torch.where(y <= 0.0031308, 12.92 * y, 1.055 * y.clamp(min=1e-8) ** (1 / 2.4) - 0.055)
     return v.expand(-1, 3, -1, -1)

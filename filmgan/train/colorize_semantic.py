@@ -27,7 +27,8 @@ from torch.nn import functional as F
 
 from ..models.mobilenet import load_mobilenet_v2
 from ..models.patchgan import PatchGAN
-from ..models.semantic import AB_SCALE, MobileUNetColorizer
+from ..models.semantic import MobileUNetColorizer
+from ..video.color import AB_SCALE
 from .colorize import ColorizeTask
 from .data import ImageBank, resize_short_side
 
