@@ -37,23 +37,47 @@ def main() -> None:
     parser.add_argument("--gains", default="1.0,0.85,0.7,0.55")
     parser.add_argument("--min-step", type=int, default=0, help="run directories: the first snapshot step considered")
     parser.add_argument("--min-colour", type=float, default=0.7, help="least colourfulness, as a share of the truth's")
+    parser.add_argument("--arg", action="append", default=[], metavar="KEY=V1,V2", help="also try these values of a decoding argument (e.g. temperature=0.3,0.38)")
     args = parser.parse_args()
     models = [model for path in args.candidates for model in candidate_models(path, args.min_step)]
+    if args.arg:
+        models = [v for m in models for v in variants(m, dict(a.split("=", 1) for a in args.arg))]
     images = list_media([args.split])[0] if args.split else splits.validation(args.photos)
     parts = {"validation": images[:: args.every]}
     best = None
-    print(f"{'model':32}{'gain':>6}{'ΔE':>8}{'ΔE grey':>9}{'ΔE red.':>9}{'PSNR':>8}{'grey':>8}{'colour %':>10}")
+    print(f"{'model':48}{'gain':>6}{'ΔE':>8}{'ΔE grey':>9}{'ΔE red.':>9}{'worse':>7}{'PSNR':>8}{'grey':>8}{'colour %':>10}{'hue JS':>8}{'green':>7}")
     for model in models:
         for gain in map(float, args.gains.split(",")):
             m = evaluate_parts(make_processor(model, saturation=gain), parts)["pooled"]
             ok = m["colourfulness_ratio"] >= args.min_colour and m["psnr"] > m["psnr_grey"]
-            print(f"{model.name:32}{gain:>6.2f}{m['delta_e']:>8.2f}{m['delta_e_grey']:>9.2f}{100 * m['delta_e_reduction']:>8.1f}%"
-                  f"{m['psnr']:>8.2f}{m['psnr_grey']:>8.2f}{100 * m['colourfulness_ratio']:>9.0f}%{'' if ok else '  (excluded)'}", flush=True)
+            print(f"{model.name[-48:]:48}{gain:>6.2f}{m['delta_e']:>8.2f}{m['delta_e_grey']:>9.2f}{100 * m['delta_e_reduction']:>8.1f}%{100 * m['worse_than_grey']:>6.0f}%"
+                  f"{m['psnr']:>8.2f}{m['psnr_grey']:>8.2f}{100 * m['colourfulness_ratio']:>9.0f}%{m['hue_js']:>8.3f}{100 * m['green_ratio']:>6.0f}%{'' if ok else '  (excluded)'}", flush=True)
             if ok and (best is None or m["delta_e"] < best[2]["delta_e"]):
                 best = (model, gain, m)
     if best is None:
         raise SystemExit("no candidate meets the colourfulness/PSNR constraints")
     print(json.dumps({"snapshot": str(best[0]), "saturation": best[1], "validation": best[2]}))
+
+
+def variants(model: Path, grid: dict[str, str]) -> list[Path]:
+    """Copies of ``model`` (in a temporary folder) for every combination of the argument values in ``grid``."""
+    import itertools
+    import tempfile
+
+    from ship_model import with_args
+
+    from filmgan.models.checkpoint import load_model, save_model
+
+    net, card = load_model(model)
+    folder = Path(tempfile.mkdtemp(prefix="filmgan-variants-"))
+    keys = list(grid)
+    out = []
+    for values in itertools.product(*(grid[k].split(",") for k in keys)):
+        changed, changed_card = with_args(net, card, dict(zip(keys, values)))
+        path = folder / f"{model.stem}@{','.join(f'{k}={v}' for k, v in zip(keys, values))}.safetensors"
+        save_model(path, changed, changed_card)
+        out.append(path)
+    return out
 
 
 def candidate_models(path: Path, min_step: int) -> list[Path]:

@@ -20,6 +20,17 @@ sys.path.insert(0, str(ROOT))
 from filmgan.models.checkpoint import load_model, save_model  # noqa: E402
 
 
+def with_args(model, card, changes: dict[str, str]):
+    """The model and card with some architecture arguments changed (JSON values), e.g. the semantic
+    colorizer's decoding temperature or confidence threshold: no tensor changes, the forward pass reads them."""
+    from filmgan.models import registry
+
+    args = {**card.args, **{k: json.loads(v) for k, v in changes.items()}}
+    rebuilt = registry.build(card.arch, args)  # refuses unknown arguments
+    rebuilt.load_state_dict(model.state_dict())
+    return rebuilt.eval(), card.with_updates(args=rebuilt.args)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path)
@@ -30,10 +41,13 @@ def main() -> None:
     parser.add_argument("--fp32", action="store_true", help="keep fp32 tensors")
     parser.add_argument("--credit", action="append", default=[], metavar="KEY=VALUE", help="added to the card's extra.style (source, licence, ...)")
     parser.add_argument("--saturation", type=float, help="colorizers: the chroma gain calibrated on validation (extra.saturation)")
+    parser.add_argument("--arg", action="append", default=[], metavar="KEY=JSON", help="set a decoding argument of the architecture (e.g. temperature=0.3), as chosen on validation")
     parser.add_argument("--dest", type=Path, default=ROOT / "filmgan" / "weights")
     args = parser.parse_args()
 
     model, card = load_model(args.source)
+    if args.arg:
+        model, card = with_args(model, card, dict(a.split("=", 1) for a in args.arg))
     metrics = dict(card.metrics)
     if args.metrics_json:
         metrics["held_out"] = json.loads(args.metrics_json.read_text())
@@ -52,7 +66,7 @@ def main() -> None:
 
     shipped, _ = load_model(dst)
     size = card.internal_size or 256
-    x = torch.rand(2, card.args.get("in_ch", 3), size, size * 16 // 9 // 8 * 8) * 2 - 1
+    x = torch.rand(2, card.args.get("in_ch", 1 if card.task == "colorize" else 3), size, size * 16 // 9 // 8 * 8) * 2 - 1
     with torch.inference_mode():
         a, b = model(x), shipped(x)
     mse = float(((a - b) ** 2).mean())

@@ -115,7 +115,7 @@ def test_gamut_bins_and_grey_conversion():
     from filmgan.video.color import rgb_to_luminance_l
 
     grey = np.array([[[0, 0, 0], [60, 60, 60], [128, 128, 128], [255, 255, 255]]], np.uint8)
-    l_norm = torch.from_numpy(rgb_to_luminance_l(grey) / 50.0 - 1.0)[None, None].float()[..., 0, :, :]
+    l_norm = torch.from_numpy(rgb_to_luminance_l(grey) / 50.0 - 1.0)[None, None].float()  # (1, 1, 1, 4)
     back = l_to_grey_rgb(l_norm)[0, 0, 0].numpy() * 255
     assert np.allclose(back, grey[0, :, 0], atol=0.6)
 
@@ -217,10 +217,16 @@ def test_semantic_training_learns_and_ships_a_loadable_model(tmp_path):
     enc_lr, dec_lr = (g["lr"] for g in trainer.opt_g.param_groups)
     assert enc_lr == pytest.approx(0.1 * dec_lr)
     encoder_before = trainer.G.encoder[0].conv.weight.detach().clone()
-    first = trainer.train_step()["ce"]
+    fixed = task.sample(torch.Generator().manual_seed(7), 4, 64, torch.device("cpu"))
+
+    def fixed_ce() -> float:
+        with torch.no_grad():
+            logits = trainer.G.forward_train(fixed["L"])["logits"]
+            return float(rebalanced_cross_entropy(logits, fixed["ab"], trainer.G.bins, task.class_weights))
+
+    before = fixed_ce()
     trainer.run()
-    last = [__import__("json").loads(line)["ce"] for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()][-3:]
-    assert np.mean(last) < first  # the ab-bin cross-entropy falls on the training images
+    assert fixed_ce() < 0.97 * before  # the ab-bin cross-entropy falls on the training images (4.14 -> 3.95 measured)
     assert not torch.equal(encoder_before, trainer.G.encoder[0].conv.weight)  # fine-tuned, not frozen
     model, card = load_model(tmp_path / "run" / "model.safetensors", task="colorize")
     assert card.arch == "mobilenet-unet-colorizer" and "Apache-2.0" in " ".join(card.extra["credits"])
