@@ -1,5 +1,7 @@
 """Frame-range renders with warm-up: the frames before the range feed the temporal state, not the output."""
 
+from fractions import Fraction
+
 import numpy as np
 
 from filmgan.backends.base import InputSpec
