@@ -17,6 +17,7 @@ class DecodeConfig:
 
     start: int = 0
     end: int | None = None  # exclusive; None = to the end of the stream
+    warmup: int = 0  # frames before ``start`` decoded into the temporal state but not encoded (farm chunks)
     batch_size: int = 4
     threads: int = 0  # 0 = let FFmpeg choose
     thread_type: str = "SLICE"  # FFmpeg decoder threading: SLICE | FRAME | AUTO (see scripts/bench_pipeline.py)

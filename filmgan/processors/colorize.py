@@ -62,8 +62,8 @@ class ColorizeProcessor:
 
     def _predict(self, frames: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """The frames at the render size and the network's ab for them, (N, 2, h, w) in Lab units."""
-        small, L = self.network_input(frames)
-        return small, self.engine.run(L) * (AB_SCALE * self.saturation)
+        prepared = self.network_input(frames)
+        return prepared[0], self.infer(prepared)
 
     def _finish(self, frames: np.ndarray, small: list[np.ndarray], ab: np.ndarray) -> np.ndarray:
         """Blend (in frame order: the blender carries its state), upsample and recombine with the source L."""
@@ -78,6 +78,17 @@ class ColorizeProcessor:
             return recombine_luminance_chroma(frames[0], chroma[0])[None]
         return np.stack(list(_recombine_pool().map(recombine_luminance_chroma, frames, chroma)))
 
+    # -- the task steps of pipeline.render ------------------------------------------------------------
+    def prepare(self, batch: FrameBatch) -> tuple[list[np.ndarray], np.ndarray]:
+        return self.network_input(batch.frames)
+
+    def infer(self, prepared: tuple[list[np.ndarray], np.ndarray]) -> np.ndarray:
+        return self.engine.run(prepared[1]) * (AB_SCALE * self.saturation)
+
+    def finish(self, batch: FrameBatch, prepared: tuple[list[np.ndarray], np.ndarray], ab: np.ndarray) -> list[FrameBatch]:
+        return [batch.with_frames(self._finish(batch.frames, prepared[0], ab))]
+
+    # -- as a FrameProcessor (still images, callers without the pipeline) ------------------------------
     def process(self, batch: FrameBatch) -> Iterable[FrameBatch]:
         """Batch k's network runs here while batch k-1 is finished in a worker thread; returns batch k-1."""
         small, ab = self._predict(batch.frames)

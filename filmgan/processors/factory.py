@@ -10,10 +10,10 @@ from .colorize import ColorizeProcessor
 def build_processor(config: TaskConfig, engine):
     """The task's processor with flow-guided temporal blending, unless ``config.blend`` turns it off.
 
-    Colorization blends its chroma map at the render size inside ``ColorizeProcessor``; stylization is
-    wrapped in a ``TemporalProcessor`` that blends the RGB output.
+    The blender is a finish step of the task: colorization blends its chroma map at the render size,
+    stylization its full-size RGB output.
     """
-    from ..temporal.blend import FlowBlender, TemporalProcessor
+    from ..temporal.blend import FlowBlender
 
     blender = FlowBlender(config.blend) if config.blend.enabled else None
     if isinstance(config, ColorizeConfig):
@@ -21,6 +21,5 @@ def build_processor(config: TaskConfig, engine):
     if isinstance(config, StylizeConfig):
         from .stylize import StylizeProcessor
 
-        inner = StylizeProcessor(engine, render_size=config.render_size, upsample=config.upsample)
-        return TemporalProcessor(inner, blender) if blender is not None else inner
+        return StylizeProcessor(engine, render_size=config.render_size, upsample=config.upsample, blender=blender)
     raise ConfigError(f"no processor for {type(config).__name__}")

@@ -72,13 +72,15 @@ class StylizeProcessor:
     the engine are multiples of its ``input_spec.alignment``.
     """
 
-    def __init__(self, engine, render_size: int | None = None, upsample: str = "bicubic", pixel_budget: int | None = None, tile: int | None = None, overlap: int = 64, consistent_tiles: bool = True):
+    def __init__(self, engine, render_size: int | None = None, upsample: str = "bicubic", pixel_budget: int | None = None, tile: int | None = None, overlap: int = 64,
+                 consistent_tiles: bool = True, blender=None):
         card = engine.card
         if card.task not in ("style", "multitask") or card.color_space != "rgb":
             raise CheckpointError(f"model '{card.name}' is a {card.task}/{card.color_space} model, not an RGB style model")
         if upsample not in UPSAMPLERS:
             raise ConfigError(f"unknown upsampling '{upsample}' ({', '.join(UPSAMPLERS)})")
         self.engine = engine
+        self.blender = blender  # a temporal.blend.FlowBlender (RGB output against the source), or None
         spec: InputSpec = engine.input_spec
         self.align, self.max_batch = spec.alignment, spec.max_batch or 2**31
         self.render_size = card.internal_size if render_size is None else render_size
@@ -118,14 +120,36 @@ class StylizeProcessor:
         return run_tiled(self.engine.run, x, self.tile, self.overlap, align=a, reference=reference, sigma=2.0 * factor)
 
     def stylize(self, frames: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 stylized."""
-        n, h, w = frames.shape[:3]
+        """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 stylized (no temporal blending)."""
+        small, x = self.network_input(frames)
+        return self._upsample(frames, small, self.infer((small, x)))
+
+    def network_input(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The frames at the render size and the network's input for them: RGB [0, 1] (N, 3, h, w) float32."""
+        h, w = frames.shape[1:3]
         native = not self.render_size or min(w, h) <= self.render_size
         rw, rh = (w, h) if native else render_dims(w, h, self.render_size, multiple=self.align)
-        same = (rw, rh) == (w, h)
-        small = frames if same else np.stack([cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames])
-        x = small.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
-        y = np.clip(self._run(x), 0.0, 1.0).transpose(0, 2, 3, 1)
+        small = frames if (rw, rh) == (w, h) else np.stack([cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames])
+        return small, small.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+
+    # -- the task steps of pipeline.render ------------------------------------------------------------
+    def prepare(self, batch: FrameBatch) -> tuple[np.ndarray, np.ndarray]:
+        return self.network_input(batch.frames)
+
+    def infer(self, prepared: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The engine's RGB output in [0, 1], (N, h, w, 3)."""
+        return np.clip(self._run(prepared[1]), 0.0, 1.0).transpose(0, 2, 3, 1)
+
+    def finish(self, batch: FrameBatch, prepared: tuple[np.ndarray, np.ndarray], y: np.ndarray) -> list[FrameBatch]:
+        """Upsample to the frame size, then blend along the motion (in frame order) when there is a blender."""
+        out = self._upsample(batch.frames, prepared[0], y)
+        if self.blender is not None:
+            out = self.blender.blend_arrays(batch.frames, out)
+        return [batch.with_frames(out)]
+
+    def _upsample(self, frames: np.ndarray, small: np.ndarray, y: np.ndarray) -> np.ndarray:
+        n, h, w = frames.shape[:3]
+        same = small.shape[1:3] == frames.shape[1:3]
         out = np.empty_like(frames)
         for i in range(n):
             if same:
@@ -136,11 +160,14 @@ class StylizeProcessor:
                 out[i] = cv2.resize(_to_uint8(np.ascontiguousarray(y[i])), (w, h), interpolation=cv2.INTER_CUBIC)
         return out
 
+    # -- as a FrameProcessor (still images, callers without the pipeline) ------------------------------
     def process(self, batch: FrameBatch) -> Iterable[FrameBatch]:
-        return (batch.with_frames(self.stylize(batch.frames)),)
+        prepared = self.prepare(batch)
+        return self.finish(batch, prepared, self.infer(prepared))
 
     def flush(self) -> Iterable[FrameBatch]:
         return ()
 
     def reset(self) -> None:
-        return None
+        if self.blender is not None:
+            self.blender.reset()
