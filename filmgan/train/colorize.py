@@ -21,7 +21,7 @@ from ..models.lab import denormalize_ab, lab_to_rgb, normalize_ab, normalize_l, 
 from ..models.patchgan import PatchGAN
 from ..models.unet import UNetColorizer
 from .data import ImageBank, resize_short_side
-from .loop import TrainConfig, stack_rows, training_record
+from .loop import TrainConfig, stack_rows, task_card
 from .losses import colourfulness_loss, content_loss, gan_loss_d, gan_loss_g, gradient_penalty
 
 COLORIZE_IO = {
@@ -118,20 +118,10 @@ class ColorizeTask:
         return {k: float(np.mean(v)) for k, v in scores.items()}, stack_rows(rows)
 
     def card(self, G, step: int, metrics: dict[str, float], config: TrainConfig) -> ModelCard:
-        return ModelCard(
-            name=f"colorize-{config.out.name}",
-            task="colorize",
-            arch=G.ARCH,
-            args=G.args,
-            color_space="lab",
-            io=COLORIZE_IO,
-            internal_size=self.internal_size,
-            training=training_record(
-                config, step, gan_mode=self.gan_mode, l1_weight=self.l1_weight, adv_weight=self.adv_weight,
-                perceptual_weight=self.perceptual_weight, colour_weight=self.colour_weight, data=self.data_description,
-                feature_net=self._features.describe() if self._features is not None else None,
-            ),
-            metrics={"validation": metrics},
+        return task_card(
+            G, "colorize", "lab", COLORIZE_IO, self.internal_size, config, step, metrics,
+            gan_mode=self.gan_mode, l1_weight=self.l1_weight, adv_weight=self.adv_weight, perceptual_weight=self.perceptual_weight,
+            colour_weight=self.colour_weight, data=self.data_description, feature_net=self._features.describe() if self._features is not None else None,
         )
 
 

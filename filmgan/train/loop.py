@@ -79,6 +79,16 @@ def training_record(config: TrainConfig, step: int, **task_fields: Any) -> dict[
     return {"steps": step, "batch": config.batch, "crop": config.crop, "gan_mode": config.gan_mode, "lr": [config.lr_g, config.lr_d], "precision": config.precision, **task_fields}
 
 
+def task_card(G: nn.Module, task: str, color_space: str, io: dict[str, str], internal_size: int | None, config: TrainConfig, step: int,
+              metrics: dict[str, float], **training: Any) -> ModelCard:
+    """The card of a generator at a validation: named after the run directory, the training record of
+    ``training_record`` plus the task's own fields, the validation metrics."""
+    return ModelCard(
+        name=f"{task}-{config.out.name}", task=task, arch=G.ARCH, args=G.args, color_space=color_space, io=io, internal_size=internal_size,
+        training=training_record(config, step, **training), metrics={"validation": metrics},
+    )
+
+
 def stack_rows(rows: list[np.ndarray]) -> np.ndarray:
     """Stack validation rows of different widths into one grid image (right-padded with black)."""
     width = max(r.shape[1] for r in rows)
@@ -193,21 +203,22 @@ class Trainer:
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None)
 
+    def _optimise(self, loss_fn, optimizer, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """One loss (under autocast), its backward pass and its optimizer step (through the grad scaler)."""
+        with self._autocast():
+            loss, logs = loss_fn(self.G_train, self.D_train, batch)
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        return loss, logs
+
     def train_step(self) -> dict[str, float]:
         batch = self.task.sample(self.gen, self.cfg.batch, self.cfg.crop, self.device)
         self.G_train.train()
         self.D_train.train()
-        with self._autocast():
-            d_loss, d_logs = self.task.d_loss(self.G_train, self.D_train, batch)
-        self.opt_d.zero_grad(set_to_none=True)
-        self.scaler.scale(d_loss).backward()
-        self.scaler.step(self.opt_d)
+        d_loss, d_logs = self._optimise(self.task.d_loss, self.opt_d, batch)
         self.D.requires_grad_(False)
-        with self._autocast():
-            g_loss, g_logs = self.task.g_loss(self.G_train, self.D_train, batch)
-        self.opt_g.zero_grad(set_to_none=True)
-        self.scaler.scale(g_loss).backward()
-        self.scaler.step(self.opt_g)
+        g_loss, g_logs = self._optimise(self.task.g_loss, self.opt_g, batch)
         self.D.requires_grad_(True)
         self.scaler.update()
         self.sched_g.step()

@@ -32,7 +32,7 @@ from ..models.features import feature_network
 from ..models.patchgan import MultiScalePatchGAN
 from ..models.stylenet import StyleNet
 from .data import ImageBank, resize_short_side
-from .loop import TrainConfig, stack_rows, training_record
+from .loop import TrainConfig, stack_rows, task_card
 from .losses import content_loss, gan_loss_d, gan_loss_g, gram, style_loss, total_variation
 
 STYLE_IO = {
@@ -170,24 +170,14 @@ class StyleTask:
         return {k: float(np.mean(v)) for k, v in scores.items()}, stack_rows(rows)
 
     def card(self, G, step: int, metrics: dict[str, float], config: TrainConfig) -> ModelCard:
-        return ModelCard(
-            name=f"style-{config.out.name}",
-            task="style",
-            arch=G.ARCH,
-            args=G.args,
-            color_space="rgb",
-            io=STYLE_IO,
-            internal_size=self.internal_size,
-            training=training_record(
-                config, step, gan_mode=self.gan_mode,
-                discriminator={"arch": MultiScalePatchGAN.ARCH, "width": self.d_width, "scales": self.d_scales, "spectral": self.gan_mode != "wgan-gp"},
-                weights={"content": self.content_weight, "style": self.style_weight, "tv": self.tv_weight, "adv": self.adv_weight},
-                content_layers=list(self.content_layers), style_layers=list(self.style_layers),
-                style_sizes=list(self.style_sizes), feature_net=self._features.describe(), data=self.data_description,
-            ),
-            metrics={"validation": metrics},
-            extra={"style": self.style_info},
+        card = task_card(
+            G, "style", "rgb", STYLE_IO, self.internal_size, config, step, metrics, gan_mode=self.gan_mode,
+            discriminator={"arch": MultiScalePatchGAN.ARCH, "width": self.d_width, "scales": self.d_scales, "spectral": self.gan_mode != "wgan-gp"},
+            weights={"content": self.content_weight, "style": self.style_weight, "tv": self.tv_weight, "adv": self.adv_weight},
+            content_layers=list(self.content_layers), style_layers=list(self.style_layers),
+            style_sizes=list(self.style_sizes), feature_net=self._features.describe(), data=self.data_description,
         )
+        return card.with_updates(extra={"style": self.style_info})
 
     def _to(self, device: torch.device) -> None:
         if next(self._features.buffers()).device != torch.device(device):
