@@ -166,8 +166,9 @@ def test_a_model_of_another_architecture_is_refused(tmp_path):
     task = TemporalTask(other, PairSampler(other.bank), init=InitWeights.load(init))
     assert Trainer(task, config(tmp_path / "x")).G.args["widths"] == [4, 8, 8]  # the card's architecture wins
     with pytest.raises(ConfigError, match="tasks"):
-        fake = tiny_task()
-        fake.name = "denoise"
+        from types import SimpleNamespace
+
+        fake = SimpleNamespace(name="denoise", bank=tiny_task().bank)  # a task that does not declare its generator input
         TemporalTask(fake, PairSampler(fake.bank))
 
 

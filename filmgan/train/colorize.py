@@ -63,6 +63,24 @@ class ColorizeTask:
         lab = rgb_to_lab(rgb)
         return {"rgb": rgb, "L": normalize_l(lab[:, :1]), "ab": normalize_ab(lab[:, 1:])}
 
+    @staticmethod
+    def generator_input(rgb: torch.Tensor) -> torch.Tensor:
+        """The generator's input for RGB in [0, 1]: normalised Lab L."""
+        return normalize_l(rgb_to_lab(rgb)[:, :1])
+
+    @classmethod
+    def options_from_card(cls, card: ModelCard) -> dict[str, Any]:
+        """The loss settings of the training recorded in ``card`` (the inverse of :meth:`card`), for
+        rebuilding this task to fine-tune the model; fields the task does not have are left out."""
+        from dataclasses import fields
+
+        names = {f.name for f in fields(cls)}
+        tr = card.training
+        options = {k: tr[k] for k in ("l1_weight", "adv_weight", "perceptual_weight", "colour_weight", "gan_mode", "ce_weight", "rebalance", "encoder_lr_factor") if k in tr and k in names}
+        if tr.get("feature_net"):
+            options["features"] = tr["feature_net"]
+        return options
+
     def generate(self, G, batch) -> None:
         """G's output for the batch, kept in it for the generator step: one G forward per iteration."""
         batch["fake"] = G(batch["L"])
@@ -144,23 +162,7 @@ def build_colorize_task(data: list[str], val: list[str], exclude: list[str], int
 
     ``split`` describes exclusion and validation in the card instead of listing every path (for the
     project's photo splits, ``filmgan.train.splits``)."""
-    from ..video.images import read_image
-    from .data import list_media
+    from .data import split_validation
 
-    bank = ImageBank.load(data, load_size=load_size, exclude=[*exclude, *val])
-    val_paths = list_media(val)[0] if val else []
-    val_paths = val_paths[:: max(1, len(val_paths) // val_count)][:val_count]  # spread over every source
-    val_images = [resize_short_side(read_image(p), internal_size) for p in val_paths]
-    if not val_images:  # no validation folder: hold out the last images of the bank, deterministically
-        val_images = [resize_short_side(img, internal_size) for img in bank.images[-val_count:]]
-        bank = ImageBank(bank.images[:-val_count], bank.names[:-val_count])
-    description = {
-        "train_sources": [str(d) for d in data],
-        "excluded": split or [str(e) for e in exclude],
-        "validation": split or [str(v) for v in val] or "last images of the training set",
-        "train_images": len(bank.images),
-        "val_images": len(val_images),
-        "fingerprint": bank.fingerprint(),
-        "load_size": load_size,
-    }
+    bank, val_images, description = split_validation(data, val, exclude, load_size, internal_size, val_count, split)
     return task_class(bank=bank, val_images=val_images, internal_size=internal_size, data_description=description, **options)

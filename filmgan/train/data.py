@@ -101,3 +101,29 @@ class ImageBank:
             patch = img[y : y + crop, x : x + crop]
             out[i] = patch[:, ::-1] if bool(torch.rand((), generator=gen) < 0.5) else patch
         return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def split_validation(data: Sequence[str], val: Sequence[str], exclude: Sequence[str], load_size: int, internal_size: int, val_count: int,
+                     split: str | None = None) -> tuple[ImageBank, list[np.ndarray], dict]:
+    """Training images (``data`` minus ``exclude`` and ``val``), a fixed validation set (``val_count``
+    images spread over ``val``, at ``internal_size``) and the card's description of both. With no ``val``,
+    the last images of the bank are held out (at most a fifth of it), deterministically. ``split``
+    describes exclusion and validation in the card instead of listing every path (the project's splits)."""
+    bank = ImageBank.load(data, load_size=load_size, exclude=[*exclude, *val])
+    val_paths = list_media(val)[0] if val else []
+    val_paths = val_paths[:: max(1, len(val_paths) // val_count)][:val_count]  # spread over every source
+    val_images = [resize_short_side(read_image(p), internal_size) for p in val_paths]
+    if not val_images:
+        held = max(1, min(val_count, len(bank.images) // 5))
+        val_images = [resize_short_side(img, internal_size) for img in bank.images[-held:]]
+        bank = ImageBank(bank.images[:-held], bank.names[:-held])
+    description = {
+        "train_sources": [str(d) for d in data],
+        "excluded": split or [str(e) for e in exclude],
+        "validation": split or [str(v) for v in val] or "last images of the training set",
+        "train_images": len(bank.images),
+        "val_images": len(val_images),
+        "fingerprint": bank.fingerprint(),
+        "load_size": load_size,
+    }
+    return bank, val_images, description

@@ -169,6 +169,26 @@ class StyleTask:
         rows.insert(0, resize_short_side(self.painting, rows[0].shape[0]) if rows else self.painting)
         return {k: float(np.mean(v)) for k, v in scores.items()}, stack_rows(rows)
 
+    @staticmethod
+    def generator_input(rgb: torch.Tensor) -> torch.Tensor:
+        """The generator's input: the RGB frame itself, in [0, 1]."""
+        return rgb
+
+    @classmethod
+    def options_from_card(cls, card: ModelCard) -> dict[str, Any]:
+        """The loss settings recorded in ``card`` by :meth:`card` (weights, layers, discriminator), for
+        rebuilding this task to fine-tune the model."""
+        tr = card.training
+        options = {f"{k}_weight": v for k, v in tr.get("weights", {}).items()}
+        options.update({k: tuple(tr[k]) for k in ("content_layers", "style_layers", "style_sizes") if k in tr})
+        if "gan_mode" in tr:
+            options["gan_mode"] = tr["gan_mode"]
+        disc = tr.get("discriminator", {})
+        options.update({k: disc[src] for k, src in (("d_width", "width"), ("d_scales", "scales")) if src in disc})
+        if tr.get("feature_net"):
+            options["features"] = tr["feature_net"]
+        return options
+
     def card(self, G, step: int, metrics: dict[str, float], config: TrainConfig) -> ModelCard:
         card = task_card(
             G, "style", "rgb", STYLE_IO, self.internal_size, config, step, metrics, gan_mode=self.gan_mode,
@@ -198,24 +218,9 @@ def file_digest(path: Path) -> str:
 def build_style_task(style: str | Path, data: list[str], val: list[str], exclude: list[str], internal_size: int = 360, load_size: int = 360, val_count: int = 8, credits: dict[str, Any] | None = None, **options: Any) -> StyleTask:
     """Load the painting, the content photos (minus ``exclude`` and ``val``) and a fixed validation set."""
     from ..video.images import read_image
-    from .data import list_media
+    from .data import split_validation
 
     painting = read_image(style)
-    bank = ImageBank.load(data, load_size=load_size, exclude=[*exclude, *val])
-    val_paths = list_media(val)[0][:val_count] if val else []
-    val_images = [resize_short_side(read_image(p), internal_size) for p in val_paths]
-    if not val_images:  # no validation folder: hold out the last images of the bank, deterministically
-        held = max(1, min(val_count, len(bank.images) // 5))
-        val_images = [resize_short_side(img, internal_size) for img in bank.images[-held:]]
-        bank = ImageBank(bank.images[:-held], bank.names[:-held])
-    description = {
-        "train_sources": [str(d) for d in data],
-        "excluded": [str(e) for e in exclude],
-        "validation": [str(v) for v in val] or "last images of the training set",
-        "train_images": len(bank.images),
-        "val_images": len(val_images),
-        "fingerprint": bank.fingerprint(),
-        "load_size": load_size,
-    }
+    bank, val_images, description = split_validation(data, val, exclude, load_size, internal_size, val_count)
     info = {"painting": Path(style).name, "sha256": file_digest(Path(style)), "size": [int(painting.shape[1]), int(painting.shape[0])], **(credits or {})}
     return StyleTask(bank=bank, painting=painting, val_images=val_images, internal_size=internal_size, style_info=info, data_description=description, **options)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,16 +57,6 @@ def warp_loss(out_t: torch.Tensor, out_prev: torch.Tensor, flow: torch.Tensor, m
         mask = mask.float()
         diff = (out_t.float() - warped).abs() * mask
         return diff.sum() / (mask.sum() * out_t.shape[1]).clamp_min(1.0)
-
-
-def colorize_input(rgb: torch.Tensor) -> torch.Tensor:
-    """The colorizer's input for RGB frames: normalised Lab L."""
-    from ..models.lab import normalize_l, rgb_to_lab
-
-    return normalize_l(rgb_to_lab(rgb)[:, :1])
-
-
-GENERATOR_INPUTS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"colorize": colorize_input, "style": lambda rgb: rgb}
 
 
 @dataclass
@@ -117,11 +107,11 @@ class TemporalTask:
     _val: dict[str, torch.Tensor] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.base.name not in GENERATOR_INPUTS:
-            raise ConfigError(f"temporal training supports the tasks {', '.join(GENERATOR_INPUTS)}, not '{self.base.name}'")
+        if not hasattr(self.base, "generator_input"):
+            raise ConfigError(f"temporal training supports tasks that declare their generator input (colorize, style); '{self.base.name}' does not")
         if self.weight < 0:
             raise ConfigError(f"the temporal weight must be >= 0, got {self.weight}")
-        self.to_input = GENERATOR_INPUTS[self.base.name]
+        self.to_input = self.base.generator_input
 
     @property
     def name(self) -> str:
@@ -213,26 +203,23 @@ def _load(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
 # -- building a temporal task from a model file ---------------------------------------------------------
 
 
-def base_task_options(card: ModelCard) -> dict[str, Any]:
-    """Loss settings of the original training, read back from the card, for the base task."""
-    tr = card.training
+def base_task_class(card: ModelCard) -> type:
+    """The training task that made the model of ``card``."""
     if card.task == "colorize":
-        keys = ("l1_weight", "adv_weight", "perceptual_weight", "colour_weight", "gan_mode", "ce_weight", "rebalance", "encoder_lr_factor")
-        options = {k: tr[k] for k in keys if k in tr}
-        if tr.get("feature_net"):
-            options["features"] = tr["feature_net"]
-        return options
+        from .colorize import ColorizeTask
+        from .colorize_semantic import SemanticColorizeTask
+
+        return SemanticColorizeTask if card.arch == "mobilenet-unet-colorizer" else ColorizeTask
     if card.task == "style":
-        options = {f"{k}_weight": v for k, v in tr.get("weights", {}).items()}
-        options.update({k: tuple(tr[k]) for k in ("content_layers", "style_layers", "style_sizes") if k in tr})
-        if "gan_mode" in tr:
-            options["gan_mode"] = tr["gan_mode"]
-        disc = tr.get("discriminator", {})
-        options.update({k: disc[src] for k, src in (("d_width", "width"), ("d_scales", "scales")) if src in disc})
-        if tr.get("feature_net"):
-            options["features"] = tr["feature_net"]
-        return options
+        from .stylize import StyleTask
+
+        return StyleTask
     raise ConfigError(f"temporal fine-tuning supports colorize and style models, not '{card.task}'")
+
+
+def base_task_options(card: ModelCard) -> dict[str, Any]:
+    """Loss settings of the original training, read back from the card by the task that wrote it."""
+    return base_task_class(card).options_from_card(card)
 
 
 def build_temporal_task(
@@ -262,10 +249,9 @@ def build_temporal_task(
     if card.task != "colorize" and "colour_weight" in options:
         raise ConfigError(f"the colourfulness weight applies to colorize models; '{card.name}' is a '{card.task}' model")
     if card.task == "colorize":
-        from .colorize import ColorizeTask, build_colorize_task
-        from .colorize_semantic import SemanticColorizeTask
+        from .colorize import build_colorize_task
 
-        task_class = SemanticColorizeTask if card.arch == "mobilenet-unet-colorizer" else ColorizeTask
+        task_class = base_task_class(card)
         base = build_colorize_task(
             list(data), list(val), list(exclude), internal_size=card.internal_size or 256, load_size=load_size or 288,
             task_class=task_class, **architecture_options(card, task_class), **options,
