@@ -17,7 +17,7 @@ GOOD = 'task = "style"\nmodel = "m.safetensors"\nrender_size = 320\n[temporal]\n
 
 def test_shipped_colorize_preset_is_valid():
     preset = find_preset("colorize")
-    assert preset.task == "colorize" and preset.model == "colorize-v4"
+    assert preset.task == "colorize" and preset.model == "colorize-v5"
     assert preset.blend_config().chroma_only is True
 
 
