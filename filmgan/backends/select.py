@@ -35,7 +35,10 @@ def open_record(record, threads: int = 0, device: str = "auto", options: dict | 
     if not isinstance(record, EngineRecord):
         backend = (options or {}).get("backend", "ort")
         return _open(backend, Path(record), "fp32", threads, device, options)
-    return _open(record.card["backend"], record.path, record.card["precision"], threads, device, options, record)
+    backend = (options or {}).get("backend") or record.card["backend"]  # ORT and OpenVINO run the same ONNX engines
+    if backend != record.card["backend"] and {backend, record.card["backend"]} != {"ort", "openvino"}:
+        raise ConfigError(f"a {record.card['backend']} engine cannot run on {backend}")
+    return _open(backend, record.path, record.card["precision"], threads, device, options, record)
 
 
 def _open(backend: str, path: Path, precision: str, threads: int, device: str, options: dict | None, record=None) -> Engine:
