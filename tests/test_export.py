@@ -44,9 +44,10 @@ def test_fold_batchnorm_keeps_the_function():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-1, 1)
     x = torch.rand(1, 1, 32, 48) * 2 - 1
+    norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     with torch.no_grad():
         before = model(x)
-        assert fold_batchnorm(model) == 7
+        assert norms > 0 and fold_batchnorm(model) == norms
         after = model(x)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     assert torch.allclose(before, after, atol=1e-5)
