@@ -7,6 +7,7 @@ TensorRT plan building and verification.
     build.py      build / find / verify engines for a model (what ``filmgan engine`` and ``load_engine`` call)
     quantize.py   int8 static QDQ quantisation with ONNX Runtime, calibrated on fixed photos
     tensorrt.py   TensorRT plan builder (FP16 with normalisation pinned to fp32, profiles, timing cache)
+    verify.py     engines against the torch reference on fixed inputs (max abs error, PSNR, the bars)
 
 Only ``onnx.py`` imports torch; a render node without torch uses cached or shipped engines.
 """
