@@ -77,7 +77,7 @@ def test_engine_config_is_frozen_validated_and_has_a_stable_cache_key():
     with pytest.raises(ConfigError, match="did you mean 'torch'"):
         EngineConfig(backend="trch")
     with pytest.raises(ConfigError, match="unknown precision"):
-        EngineConfig(precision="int8")
+        EngineConfig(precision="int4")
 
 
 def test_engines_are_context_managed():

@@ -24,8 +24,9 @@ from ..card import ModelCard
 from ..config import did_you_mean
 from ..errors import ConfigError, InputError, ProcessorError
 
-BACKENDS = ("auto", "torch", "ort", "tensorrt")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+BACKENDS = ("auto", "torch", "ort", "openvino", "tensorrt")
+# int8: a quantised ONNX engine (ORT / OpenVINO), built by 'filmgan engine build --precision int8'.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 # Most pixels (N * H * W) per engine call of an RGB style model before a task splits the batch or tiles the
 # frame: about 1.5 GB of activations for the preset networks (a plan's profile sets its own maximum).
 DEFAULT_PIXEL_BUDGET = 2048 * 1152

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import ConfigError
 from .base import check_precision
 
 
@@ -32,6 +33,8 @@ def cpu_has_bf16() -> bool:
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of ``precision`` on ``device`` (None: fp32, no autocast)."""
     check_precision(precision)
+    if precision == "int8":
+        raise ConfigError("int8 runs on quantised engines (--backend ort or openvino, after 'filmgan engine build --precision int8'), not on torch")
     if precision == "fp32":
         return None
     if precision in ("bf16", "fp16"):

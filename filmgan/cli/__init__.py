@@ -4,6 +4,7 @@
     common.py   console, --json lines, errors -> exit codes, progress
     render.py   colorize, stylize            info.py   probe, presets list|show
     eval.py     eval flicker                 train.py  the 'train' group (filmgan.train.cli; torch when it runs)
+    engine.py   engine build|list|verify|clean (torch only when a build exports)
 
 No module here imports torch at import time, and none imports another command module.
 """
@@ -14,6 +15,7 @@ import click
 
 from .. import __version__
 from .common import EXIT_CODE_HELP, FilmganGroup
+from .engine import engine_group
 from .eval import eval_group
 from .info import presets, probe
 from .render import colorize, stylize
@@ -33,7 +35,7 @@ def main() -> None:
     """
 
 
-for command in (colorize, stylize, probe, presets, train, eval_group):
+for command in (colorize, stylize, probe, presets, train, eval_group, engine_group):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import EXIT_CODES, FilmganError
@@ -40,7 +41,7 @@ def fail(code: int, message: str, as_json: bool) -> None:
     """Report an error (JSON line on stdout under --json, always a message on stderr) and exit."""
     if as_json:
         emit_json({"ok": False, "exit_code": code, "error": message})
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # messages name extras: 'filmgan[trt]' is not markup
     sys.exit(code)
 
 

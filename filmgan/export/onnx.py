@@ -1,0 +1,155 @@
+"""Export a filmgan model file (safetensors + card) to ONNX: dynamic batch, height and width, BatchNorm
+folded into the convolutions, the model card and its digest in ``metadata_props``, checked against torch.
+
+The TorchScript exporter (``torch.onnx.export(dynamo=False)``) traces the network once at a sample size. The
+generators pad their input to a multiple of their stride (U-Net 2**depth, MobileNet 32, StyleNet 4) with
+Python ``if``s and MobileNet's TF-SAME padding is computed from ``x.shape`` in Python: both are fixed at
+trace time. They are right for every input whose H and W are multiples of the network's alignment (SAME
+padding of a stride-2 3x3 conv on an even size is always (0, 1); of a stride-1 conv always (1, 1)), so the
+exported graph records that alignment in its card's ``input_spec`` and every engine refuses other sizes
+(the tasks already render at multiples of ``input_spec.alignment``). Parity is checked at two sizes.
+
+This module needs torch and onnx (``pip install 'filmgan[export]'``); nothing on the render path imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..card import ModelCard
+from ..errors import CheckpointError, require
+from .onnxmeta import META_CARD, META_CARD_SHA, META_MODEL_SHA
+
+OPSET = 17
+INPUT, OUTPUT = "input", "output"
+PARITY_TOLERANCE = 1e-3  # max abs error on [0, 1] (style) or [-1, 1] (normalised ab) outputs
+# Multiple of H and W the traced graph is exact for (see the module docstring), per architecture.
+ARCH_ALIGNMENT = {"unet-colorizer": None, "mobilenet-unet-colorizer": 32, "stylenet": 4}
+
+
+def alignment(card: ModelCard, model: Any = None) -> int:
+    """The input alignment an exported engine of this model requires (at least the colour space default)."""
+    from ..backends.base import InputSpec
+
+    need = ARCH_ALIGNMENT.get(card.arch)
+    if need is None and model is not None and hasattr(model, "depth"):
+        need = 2 ** int(model.depth)
+    base = InputSpec.from_card(card).alignment
+    need = need or base
+    return int(need * base // math.gcd(need, base))
+
+
+def fold_batchnorm(model) -> int:
+    """Fold every eval-mode BatchNorm2d that directly follows a Conv2d in a Sequential into the conv;
+    the BatchNorm becomes an Identity. Returns the number folded."""
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    folded = 0
+    for module in model.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        names = list(module._modules)
+        for a, b in zip(names, names[1:]):
+            conv, bn = module._modules[a], module._modules[b]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
+                module._modules[a] = fuse_conv_bn_eval(conv.eval(), bn.eval())
+                module._modules[b] = nn.Identity()
+                folded += 1
+    return folded
+
+
+def sample_input(card: ModelCard, n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Fixed inputs for parity checks: smooth random fields plus noise, in the model's input range."""
+    rng = np.random.default_rng(seed)
+    channels = 1 if card.color_space == "lab" else 3
+    coarse = rng.random((n, channels, max(2, h // 16), max(2, w // 16)), dtype=np.float32)
+    yy = np.linspace(0, coarse.shape[2] - 1, h)
+    xx = np.linspace(0, coarse.shape[3] - 1, w)
+    smooth = coarse[:, :, np.round(yy).astype(int)][:, :, :, np.round(xx).astype(int)]
+    x = np.clip(0.8 * smooth + 0.2 * rng.random((n, channels, h, w), dtype=np.float32), 0, 1)
+    return (x * 2 - 1 if card.color_space == "lab" else x).astype(np.float32)
+
+
+def parity_shapes(align: int) -> list[tuple[int, int]]:
+    """Two sizes (h, w), neither equal to the trace size, both multiples of ``align``."""
+    return [(align * max(2, 96 // align), align * max(3, 160 // align)), (align * max(3, 192 // align), align * max(2, 128 // align))]
+
+
+def compare(reference: np.ndarray, output: np.ndarray, peak: float) -> dict[str, float]:
+    """Max abs error and PSNR (dB, against ``peak``: the output's range) of ``output`` against ``reference``."""
+    err = np.abs(reference.astype(np.float64) - output.astype(np.float64))
+    mse = float((err**2).mean())
+    return {"max_abs": float(err.max()), "psnr": float("inf") if mse == 0 else float(10 * np.log10(peak**2 / mse))}
+
+
+def output_peak(card: ModelCard) -> float:
+    """The range of the network's output: 1 for RGB in [0, 1]; 2 for normalised ab in [-1, 1]."""
+    return 2.0 if card.color_space == "lab" else 1.0
+
+
+def export_onnx(model_path: str | Path, opset: int = OPSET, check: bool = True, tolerance: float = PARITY_TOLERANCE) -> tuple[bytes, ModelCard, dict]:
+    """ONNX bytes of a model file, its card (with ``extra['input_spec']`` and ``extra['onnx']``) and the
+    parity report {shape: {max_abs, psnr}} against torch at two sizes. CheckpointError if parity fails."""
+    torch = require("torch", "export")
+    onnx = require("onnx", "export")
+    from ..models.checkpoint import load_model
+
+    model, card = load_model(model_path, device="cpu")
+    model = model.float().eval()
+    folded = fold_batchnorm(model)
+    align = alignment(card, model)
+    spec = {**card.extra.get("input_spec", {}), "alignment": align, "min_shape": [align, align]}
+    channels = 1 if card.color_space == "lab" else 3
+    trace = torch.from_numpy(sample_input(card, 1, align * max(2, 64 // align), align * max(3, 96 // align)))
+    buf = io.BytesIO()
+    axes = {0: "batch", 2: "height", 3: "width"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (trace,), buf, dynamo=False, opset_version=opset, input_names=[INPUT], output_names=[OUTPUT],
+                          dynamic_axes={INPUT: axes, OUTPUT: axes}, do_constant_folding=True)
+    proto = onnx.load_from_string(buf.getvalue())
+    left = sorted({n.op_type for n in proto.graph.node} & {"BatchNormalization"})
+    if left:
+        raise CheckpointError(f"{card.name}: BatchNormalization left in the exported graph after folding")
+    card = card.with_updates(extra={**card.extra, "input_spec": spec,
+                                    "onnx": {"opset": opset, "exporter": f"torch {torch.__version__} (TorchScript)", "batchnorm_folded": folded, "channels": channels}})
+    card_json = card.to_json()
+    meta = {META_CARD: card_json, META_MODEL_SHA: str(card.extra.get("sha256", "")), META_CARD_SHA: hashlib.sha256(card_json.encode()).hexdigest()}
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        proto.metadata_props.add(key=k, value=v)
+    proto.producer_name, proto.doc_string = "filmgan", f"{card.name}: {json.dumps(card.io)}"
+    onnx.checker.check_model(proto)
+    data = proto.SerializeToString()
+    report = parity(data, model, card, tolerance) if check else {}
+    return data, card, report
+
+
+def parity(data: bytes, model, card: ModelCard, tolerance: float = PARITY_TOLERANCE) -> dict[str, dict[str, float]]:
+    """Run the ONNX bytes with ONNX Runtime and the torch model at two aligned sizes; CheckpointError if the
+    max abs error exceeds ``tolerance``."""
+    import torch
+
+    ort = require("onnxruntime", "ort")
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    report = {}
+    for i, (h, w) in enumerate(parity_shapes(card.extra["input_spec"]["alignment"])):
+        x = sample_input(card, 2, h, w, seed=i + 1)
+        with torch.no_grad():
+            ref = model(torch.from_numpy(x)).numpy()
+        out = session.run(None, {INPUT: x})[0]
+        if out.shape != ref.shape:
+            raise CheckpointError(f"{card.name}: ONNX output {out.shape} differs from torch {ref.shape} at {w}x{h}")
+        report[f"{w}x{h}"] = compare(ref, out, output_peak(card))
+        if report[f"{w}x{h}"]["max_abs"] > tolerance:
+            raise CheckpointError(f"{card.name}: ONNX output differs from torch by {report[f'{w}x{h}']['max_abs']:.2e} at {w}x{h} (> {tolerance})")
+    return report
