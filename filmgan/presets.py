@@ -8,7 +8,7 @@ Schema (every key but ``task`` and ``model`` is optional)::
 
     description = "..."
     task = "colorize"            # colorize | style
-    model = "colorize-v4"        # a model shipped in filmgan/weights, or a path relative to this file
+    model = "colorize-v5"        # a model shipped in filmgan/weights, or a path relative to this file
     render_size = 256            # short side the generator runs at (0 = the frame's own size)
     [temporal]                   # fields of config.BlendConfig
     [encode]                     # fields of config.EncodeConfig

