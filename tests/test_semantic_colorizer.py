@@ -214,3 +214,13 @@ def test_semantic_training_learns_and_ships_a_loadable_model(tmp_path):
     with torch.no_grad():
         out = model(torch.zeros(1, 1, 48, 80))
     assert out.shape == (1, 2, 48, 80)
+
+
+def test_temporal_fine_tune_keeps_the_encoders_lower_rate(tmp_path):
+    from filmgan.train.loop import Trainer, TrainConfig
+    from filmgan.train.temporal import PairSampler, TemporalTask
+
+    base = _tiny_semantic_task()
+    trainer = Trainer(TemporalTask(base, PairSampler(base.bank)), TrainConfig(out=tmp_path / "t", steps=1, batch=2, crop=64, precision="fp32", lr_g=1e-4))
+    enc_lr, dec_lr = (g["lr"] for g in trainer.opt_g.param_groups)
+    assert enc_lr == pytest.approx(1e-5) and dec_lr == pytest.approx(1e-4)

@@ -132,6 +132,11 @@ class TemporalTask:
             _load(D, self.init.D, f"{self.init.source} (discriminator; train with the options of that run)")
         return G, D
 
+    def optimizer_groups(self, G: nn.Module, lr: float):
+        """The base task's parameter groups (e.g. a pretrained encoder at a lower rate), else all of G."""
+        groups = getattr(self.base, "optimizer_groups", None)
+        return groups(G, lr) if groups else G.parameters()
+
     def sample(self, gen: torch.Generator, batch: int, crop: int, device: torch.device) -> dict[str, torch.Tensor]:
         data = self.base.sample(gen, batch, crop, device)
         pairs = self.pairs.sample(gen, self.pair_batch or batch, self.pair_crop or crop, device)
