@@ -113,10 +113,15 @@ def list_cmd(as_json):
     Console(stderr=True).print(table)
 
 
+def engine_selection(fn):
+    """--model / --backend (which cached engines a command touches) and --json."""
+    fn = json_option(fn)
+    fn = click.option("--backend", type=click.Choice(["ort", "openvino", "tensorrt"]))(fn)
+    return click.option("--model", "model_name", help="Only engines of this model (card name).")(fn)
+
+
 @engine_group.command("verify")
-@click.option("--model", "model_name", help="Only engines of this model (card name).")
-@click.option("--backend", type=click.Choice(["ort", "openvino", "tensorrt"]))
-@json_option
+@engine_selection
 @handle_errors
 def verify_cmd(model_name, backend, as_json):
     """Check every cached engine against the torch reference on fixed inputs (max abs error, PSNR)."""
@@ -146,9 +151,7 @@ def verify_cmd(model_name, backend, as_json):
 
 
 @engine_group.command("clean")
-@click.option("--model", "model_name", help="Only engines of this model (card name).")
-@click.option("--backend", type=click.Choice(["ort", "openvino", "tensorrt"]))
-@json_option
+@engine_selection
 @handle_errors
 def clean_cmd(model_name, backend, as_json):
     """Remove cached engines (all, or of one model / backend) and leftover temporary files."""

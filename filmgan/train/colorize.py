@@ -63,6 +63,8 @@ class ColorizeTask:
         lab = rgb_to_lab(rgb)
         return {"rgb": rgb, "L": normalize_l(lab[:, :1]), "ab": normalize_ab(lab[:, 1:])}
 
+    CARD_OPTIONS = ("l1_weight", "adv_weight", "perceptual_weight", "colour_weight", "gan_mode")  # read back by options_from_card
+
     @staticmethod
     def generator_input(rgb: torch.Tensor) -> torch.Tensor:
         """The generator's input for RGB in [0, 1]: normalised Lab L."""
@@ -71,12 +73,9 @@ class ColorizeTask:
     @classmethod
     def options_from_card(cls, card: ModelCard) -> dict[str, Any]:
         """The loss settings of the training recorded in ``card`` (the inverse of :meth:`card`), for
-        rebuilding this task to fine-tune the model; fields the task does not have are left out."""
-        from dataclasses import fields
-
-        names = {f.name for f in fields(cls)}
+        rebuilding this task to fine-tune the model: the ``CARD_OPTIONS`` the card has."""
         tr = card.training
-        options = {k: tr[k] for k in ("l1_weight", "adv_weight", "perceptual_weight", "colour_weight", "gan_mode", "ce_weight", "rebalance", "encoder_lr_factor") if k in tr and k in names}
+        options = {k: tr[k] for k in cls.CARD_OPTIONS if k in tr}
         if tr.get("feature_net"):
             options["features"] = tr["feature_net"]
         return options

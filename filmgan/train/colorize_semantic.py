@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from ..models.mobilenet import load_mobilenet_v2
 from ..models.patchgan import PatchGAN
-from ..models.semantic import MobileUNetColorizer
+from ..models.semantic import MobileUNetColorizer, gamut_bins
 from ..video.color import AB_SCALE
 from .colorize import ColorizeTask
 from .data import ImageBank, resize_short_side
@@ -91,8 +91,7 @@ class SemanticColorizeTask(ColorizeTask):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        bins = MobileUNetColorizer(decoder=self.decoder).bins.numpy() * AB_SCALE
-        self.prior = ab_prior(self.bank, bins)
+        self.prior = ab_prior(self.bank, gamut_bins())  # the generator's bins, without building a generator
         self.class_weights = torch.from_numpy(rebalance_weights(self.prior, self.rebalance))
 
     def build(self) -> tuple[nn.Module, nn.Module]:
@@ -105,6 +104,8 @@ class SemanticColorizeTask(ColorizeTask):
         if self._features is not None:
             self._features.to(device)
         return G, D
+
+    CARD_OPTIONS = (*ColorizeTask.CARD_OPTIONS, "ce_weight", "rebalance", "encoder_lr_factor")
 
     def optimizer_groups(self, G: nn.Module, lr: float) -> list[dict]:
         return G.param_groups(lr, self.encoder_lr_factor)
