@@ -105,7 +105,7 @@ class BlendConfig:
             raise ConfigError(f"blend.scene_cut_threshold must be in (0, 1], got {self.scene_cut_threshold}")
 
 
-UPSAMPLERS = ("bicubic", "guided")
+UPSAMPLERS = ("bicubic", "guided", "detail")
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,8 @@ class StylizeConfig:
     """Options of the style task (built once at the edge: flags > preset > defaults)."""
 
     render_size: int | None = None  # short side the network runs at; None: the card's; 0: the frame's own
-    upsample: str = "bicubic"  # bicubic | guided (see processors.stylize)
+    upsample: str = "bicubic"  # bicubic | guided | detail (see processors.stylize)
+    palette_strength: float = 1.0  # 0: the frame's colours, 1: the painting's (models with a palette step)
     blend: BlendConfig = field(default_factory=BlendConfig)
     task = "style"
 
@@ -138,6 +139,8 @@ class StylizeConfig:
             raise ConfigError(f"render_size must be >= 0, got {self.render_size}")
         if self.upsample not in UPSAMPLERS:
             raise ConfigError(f"unknown upsampling '{self.upsample}' ({', '.join(UPSAMPLERS)}){did_you_mean(self.upsample, UPSAMPLERS)}")
+        if not 0.0 <= self.palette_strength <= 1.0:
+            raise ConfigError(f"palette_strength must be between 0 (the frame's colours) and 1 (the painting's), got {self.palette_strength}")
 
 
 TaskConfig = ColorizeConfig | StylizeConfig

@@ -10,6 +10,8 @@ Schema (every key but ``task`` and ``model`` is optional)::
     task = "colorize"            # colorize | style
     model = "colorize-v5"        # a model shipped in filmgan/weights, or a path relative to this file
     render_size = 256            # short side the generator runs at (0 = the frame's own size)
+    palette_strength = 1.0       # style: 0 keeps the frame's colours, 1 takes the painting's palette
+    upsample = "detail"          # style: bicubic | guided | detail (render size -> frame size)
     [temporal]                   # fields of config.BlendConfig
     [encode]                     # fields of config.EncodeConfig
     [credits]                    # free text: painter, title, year, source, licence
@@ -27,7 +29,8 @@ from .config import BlendConfig, ColorizeConfig, EncodeConfig, StylizeConfig, Ta
 from .errors import ConfigError, ModelUnavailableError
 
 PRESET_TASKS = ("colorize", "style")
-TOP_LEVEL_KEYS = ("description", "task", "model", "render_size", "temporal", "encode", "credits")
+TOP_LEVEL_KEYS = ("description", "task", "model", "render_size", "palette_strength", "upsample", "temporal", "encode", "credits")
+STYLE_ONLY_KEYS = ("palette_strength", "upsample")
 PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_DIR = PACKAGE_DIR / "weights"
 
@@ -51,6 +54,8 @@ class Preset:
     model: str
     description: str = ""
     render_size: int | None = None
+    palette_strength: float | None = None
+    upsample: str | None = None
     temporal: dict[str, Any] = field(default_factory=dict)
     encode: dict[str, Any] = field(default_factory=dict)
     credits: dict[str, Any] = field(default_factory=dict)
@@ -70,18 +75,22 @@ class Preset:
         return replace(EncodeConfig(**self.encode), **{k: v for k, v in overrides.items() if v is not None})
 
     def task_config(self, render_size: int | None = None, saturation: float | None = None, temporal: bool | None = None,
-                    temporal_strength: float | None = None) -> TaskConfig:
+                    temporal_strength: float | None = None, palette_strength: float | None = None, upsample: str | None = None) -> TaskConfig:
         """The typed options of this preset's task: the given overrides (None: not given) over the preset."""
         blend = self.blend_config(enabled=temporal, strength=temporal_strength)
         size = render_size or self.render_size
         if self.task == "colorize":
+            if palette_strength is not None or upsample is not None:
+                raise ConfigError(f"preset '{self.name}': palette strength and upsampling apply to style presets only")
             return ColorizeConfig(render_size=size, saturation=saturation, blend=blend)
         if saturation is not None:
             raise ConfigError(f"preset '{self.name}': saturation applies to colorize presets only")
-        return StylizeConfig(render_size=size, blend=blend)
+        style = {k: v for k, v in (("palette_strength", palette_strength if palette_strength is not None else self.palette_strength),
+                                   ("upsample", upsample or self.upsample)) if v is not None}
+        return StylizeConfig(render_size=size, blend=blend, **style)
 
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "task": self.task, "model": self.model, "description": self.description, "path": str(self.path), "render_size": self.render_size, "temporal": self.temporal, "encode": self.encode, "credits": self.credits}
+        return {"name": self.name, "task": self.task, "model": self.model, "description": self.description, "path": str(self.path), "render_size": self.render_size, "palette_strength": self.palette_strength, "upsample": self.upsample, "temporal": self.temporal, "encode": self.encode, "credits": self.credits}
 
 
 def _fail(path: Path, message: str) -> ConfigError:
@@ -110,6 +119,7 @@ def load_preset_file(path: str | Path) -> Preset:
             raise _fail(path, f"'{key}' must be {kind.__name__}, got {data[key]!r}")
     if data.get("render_size", 0) < 0:
         raise _fail(path, "'render_size' must be >= 0")
+    _check_style_keys(path, data)
     for table, cls in (("temporal", BlendConfig), ("encode", EncodeConfig), ("credits", None)):
         if table in data and not isinstance(data[table], dict):
             raise _fail(path, f"[{table}] must be a table")
@@ -123,10 +133,27 @@ def load_preset_file(path: str | Path) -> Preset:
         model=data["model"],
         description=data.get("description", ""),
         render_size=data.get("render_size") or None,
+        palette_strength=data.get("palette_strength"),
+        upsample=data.get("upsample"),
         temporal=dict(data.get("temporal", {})),
         encode=dict(data.get("encode", {})),
         credits=dict(data.get("credits", {})),
     )
+
+
+def _check_style_keys(path: Path, data: dict[str, Any]) -> None:
+    from .config import UPSAMPLERS
+
+    if data["task"] != "style":
+        for key in STYLE_ONLY_KEYS:
+            if key in data:
+                raise _fail(path, f"'{key}' applies to style presets only")
+    strength = data.get("palette_strength", 1.0)
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
+        raise _fail(path, f"'palette_strength' must be a number from 0 (the frame's colours) to 1 (the painting's), got {strength!r}")
+    upsample = data.get("upsample", "bicubic")
+    if upsample not in UPSAMPLERS:
+        raise _fail(path, f"'upsample' must be one of {', '.join(UPSAMPLERS)}, got {upsample!r}{did_you_mean(str(upsample), UPSAMPLERS)}")
 
 
 _TYPE_NAMES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}

@@ -1,18 +1,26 @@
-"""Evaluate the style presets on held-out photos: style reached and structure kept.
+"""Evaluate the style presets on held-out photos: texture reached, detail and structure kept, and a
+margin over a colour-only baseline (issue 13's bars).
 
-For every style preset, on real photos never used in training (default: BSDS500 test, which the style
-runs exclude), through the same ``StylizeProcessor`` the CLI uses:
+For every style preset, on photos never used in training or for any choice (the held-out parts of
+``filmgan.train.splits``: ``bsds500_test`` and every tenth photo of each new set; ``--per-part`` of each),
+through the same ``StylizeProcessor`` the CLI uses:
 
-* Gram distance to the painting (Gatys et al. 2016), relative per layer (see ``train.stylize``), in the
-  training feature space (the card's) AND in a second, differently seeded random feature space, for the
-  unstyled input and for the output; "fall" = 1 - mean(output) / mean(input). Bar: >= 50 %.
-* Structure: SSIM between the Sobel-magnitude luminance edge maps of input and output. Bar: >= 0.4.
+* **texture ratio** (bar <= 0.5 in both spaces): the texture (Gram) distance to the painting of the output
+  over that of the photo, after BOTH are colour-matched to the painting (Reinhard: Lab mean/std), so that
+  palette does not count -- in the ImageNet MobileNetV2 space (strides 2-16) and in a random feature
+  network that no training used (seed 9876);
+* **detail ratio** (bar >= 0.5): fine-detail energy (std of luma minus its sigma-3 Gaussian blur) of the
+  output over the photo's, at the output's resolution;
+* **edge SSIM** (bar >= 0.4): SSIM of the Sobel luminance edge maps of photo and output;
+* **Reinhard margin** (bar > 0): 1 - (MobileNetV2 Gram distance of the output to the painting) / (that of
+  the Reinhard colour transfer of the photo onto the painting), colours included.
 
-``--upsampling-clip`` additionally compares bicubic and guided upsampling from the render size on the
-frames of a 720p clip (default: Big Buck Bunny). ``--samples DIR`` writes input|output PNGs,
-``--contact-sheet FILE`` one row per preset (painting + outputs), ``--thumbnails`` presets/<name>.png.
+``--clip`` also measures detail and edge SSIM on 720p frames of a clip (default: Big Buck Bunny), where
+the render size is below the output size. ``--samples DIR`` writes input|output PNGs, ``--contact-sheet
+FILE`` one row per preset (painting + 4 outputs) and ``--crops FILE`` full-resolution crops,
+``--thumbnails`` presets/<name>.png.
 
-    python scripts/eval_styles.py [--presets a,b] [--count 24] [--samples /tmp/eval] [--markdown]
+    python scripts/eval_styles.py [--presets a,b] [--per-part 6] [--markdown] [--contact-sheet F]
 """
 
 from __future__ import annotations
@@ -26,15 +34,20 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
+MOBILENET = DATA / "weights" / "mobilenet_v2_1.0_224_quant.tflite"
 SECOND_SPACE = {"kind": "random", "seed": 9876}
 
 
-def load_photos(folder: Path, count: int) -> list[np.ndarray]:
+def held_out_photos(photos: Path, per_part: int) -> list[np.ndarray]:
+    """``per_part`` photos spread evenly over each held-out part of the project's splits."""
+    from filmgan.train.splits import held_out
     from filmgan.video.images import read_image
 
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".png"))
-    step = max(1, len(files) // count)
-    return [read_image(p) for p in files[::step][:count]]
+    chosen = []
+    for files in held_out(photos).values():
+        step = max(1, len(files) // per_part)
+        chosen += files[::step][:per_part]
+    return [read_image(p) for p in chosen]
 
 
 def clip_frames(path: Path, count: int) -> list[np.ndarray]:
@@ -47,50 +60,86 @@ def clip_frames(path: Path, count: int) -> list[np.ndarray]:
 
 
 class Judge:
-    """Gram targets of one painting in both feature spaces, at the training style sizes."""
+    """The painting's texture statistics in two feature spaces, its palette, and its MobileNetV2 Grams."""
 
-    def __init__(self, card, styles_dir: Path):
-        from filmgan.models.features import feature_network
-        from filmgan.train.stylize import style_grams
+    SIZES = (256, 384, 512)
+
+    def __init__(self, card, styles_dir: Path, mobilenet: Path):
+        import torch
+
+        from filmgan.models.features import MobileNetFeatures, RandomFeatures
+        from filmgan.train.data import resize_short_side
+        from filmgan.train.paint import palette_of
+        from filmgan.train.stylize import to_tensor
+        from filmgan.train.texture import TextureTarget
         from filmgan.video.images import read_image
 
-        painting_file = styles_dir / card.extra["style"]["painting"]
-        self.painting = read_image(painting_file)
-        sizes = card.training.get("style_sizes", [256, 384, 512])
-        self.spaces = []
-        for spec in (card.training["feature_net"], SECOND_SPACE):
-            net = feature_network(spec)
-            self.spaces.append((net, style_grams(net, self.painting, sizes)))
+        torch.set_flush_denormal(True)
+        self.painting = read_image(styles_dir / card.extra["style"]["painting"])
+        paintings = [to_tensor(resize_short_side(self.painting, s)) for s in self.SIZES]
+        mb = MobileNetFeatures(mobilenet, layers=4)
+        self.spaces = {"mobilenet": TextureTarget(mb, paintings, (0, 1, 2, 3), "none", "gram"),
+                       "random": TextureTarget(RandomFeatures(SECOND_SPACE["seed"]).eval(), paintings, (0, 1, 2, 3), "none", "gram")}
+        palette = palette_of(self.painting)
+        self.mean = torch.tensor(palette["lab_mean"]).view(1, 3, 1, 1)
+        self.std = torch.tensor(palette["lab_std"]).view(1, 3, 1, 1)
 
-    def distances(self, rgb: np.ndarray) -> list[float]:
-        from filmgan.train.stylize import gram_distance
+    def _tensor(self, rgb: np.ndarray):
+        from filmgan.train.stylize import to_tensor
 
-        return [gram_distance(net, rgb, targets) for net, targets in self.spaces]
+        return to_tensor(rgb)
+
+    def matched(self, rgb: np.ndarray):
+        from filmgan.train.texture import reinhard_torch
+
+        return reinhard_torch(self._tensor(rgb), self.mean, self.std)
+
+    def textures(self, rgb: np.ndarray) -> dict[str, float]:
+        """Texture distance to the painting in each space, after colour-matching ``rgb`` to it."""
+        import torch
+
+        with torch.no_grad():
+            x = self.matched(rgb)
+            return {name: float(t.distance(x)) for name, t in self.spaces.items()}
+
+    def gram(self, rgb: np.ndarray) -> float:
+        """MobileNetV2 Gram distance to the painting, colours included."""
+        import torch
+
+        with torch.no_grad():
+            return float(self.spaces["mobilenet"].distance(self._tensor(rgb)))
+
+    def reinhard(self, rgb: np.ndarray) -> np.ndarray:
+        """The colour-only baseline: the photo with the painting's Lab mean/std."""
+        from filmgan.train.stylize import to_image
+
+        return to_image(self.matched(rgb))
 
 
-def evaluate(processor, judge: Judge, photos: list[np.ndarray]) -> tuple[dict, list[np.ndarray]]:
+def evaluate(processor, judge: Judge, photos: list[np.ndarray], full: bool = True) -> tuple[dict, list[np.ndarray]]:
+    """The bars' numbers over ``photos`` (``full``: texture and Reinhard margin too, else detail/edges)."""
+    from filmgan.train.paint import detail_energy
     from filmgan.train.stylize import edge_ssim
 
-    d_in, d_out, ssims, outs = [], [], [], []
+    rows, outs = [], []
     for img in photos:
         out = processor.stylize(img[None])[0]
-        d_in.append(judge.distances(img))
-        d_out.append(judge.distances(out))
-        ssims.append(edge_ssim(img, out))
+        row = {"detail_ratio": detail_energy(out) / max(detail_energy(img), 1e-6), "edge_ssim": edge_ssim(img, out)}
+        if full:
+            t_in, t_out, base = judge.textures(img), judge.textures(out), judge.reinhard(img)
+            row.update({f"texture_{k}": t_out[k] / max(t_in[k], 1e-12) for k in t_in})
+            row["reinhard_margin"] = 1.0 - judge.gram(out) / max(judge.gram(base), 1e-12)
+            row["reinhard_edge_ssim"] = edge_ssim(img, base)
+        rows.append(row)
         outs.append(out)
-    d_in, d_out = np.array(d_in), np.array(d_out)
-    per_image_fall = 1 - d_out / d_in
-    row = {
-        "fall_train": float(1 - d_out[:, 0].mean() / d_in[:, 0].mean()),
-        "fall_second": float(1 - d_out[:, 1].mean() / d_in[:, 1].mean()),
-        "min_fall_train": float(per_image_fall[:, 0].min()),
-        "min_fall_second": float(per_image_fall[:, 1].min()),
-        "edge_ssim": float(np.mean(ssims)),
-        "min_edge_ssim": float(np.min(ssims)),
-        "images": len(photos),
-    }
-    row["pass"] = bool(row["fall_train"] >= 0.5 and row["fall_second"] >= 0.5 and row["edge_ssim"] >= 0.4)
-    return row, outs
+    summary = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    summary.update({f"min_{k}": float(np.min([r[k] for r in rows])) for k in ("edge_ssim", "detail_ratio")})
+    if full:
+        summary["max_texture_random"] = float(np.max([r["texture_random"] for r in rows]))
+        summary["pass"] = bool(summary["texture_mobilenet"] <= 0.5 and summary["texture_random"] <= 0.5 and summary["detail_ratio"] >= 0.5
+                               and summary["edge_ssim"] >= 0.4 and summary["reinhard_margin"] > 0.0)
+    summary["images"] = len(photos)
+    return summary, outs
 
 
 def tiling_check(engine, photo: np.ndarray, tile: int, save: Path | None) -> dict:
@@ -129,13 +178,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--presets", help="comma-separated preset names (default: every style preset)")
     ap.add_argument("--models", nargs="*", type=Path, help="model files to evaluate instead of presets (e.g. training runs)")
-    ap.add_argument("--photos", type=Path, default=DATA / "photos" / "bsds500_test")
+    ap.add_argument("--photos", type=Path, default=DATA / "photos", help="a photos/ folder laid out as ../shared/data/photos")
+    ap.add_argument("--per-part", type=int, default=6, help="photos per held-out part")
     ap.add_argument("--styles", type=Path, default=DATA / "styles")
-    ap.add_argument("--count", type=int, default=24)
+    ap.add_argument("--mobilenet", type=Path, default=MOBILENET)
+    ap.add_argument("--render-size", type=int, help="override the presets' render size")
+    ap.add_argument("--upsample", help="override the presets' upsampling (bicubic, guided, detail)")
+    ap.add_argument("--palette-strength", type=float, help="override the presets' palette strength")
     ap.add_argument("--precision", default="auto")
-    ap.add_argument("--upsampling-clip", type=Path, nargs="?", const=DATA / "videos" / "big_buck_bunny_0_30.webm")
+    ap.add_argument("--clip", type=Path, nargs="?", const=DATA / "videos" / "big_buck_bunny_0_30.webm", help="also measure 720p frames of this clip")
     ap.add_argument("--samples", type=Path, help="write input|output PNGs here")
     ap.add_argument("--contact-sheet", type=Path)
+    ap.add_argument("--crops", type=Path, help="write full-resolution crops of the 720p clip frames (needs --clip)")
     ap.add_argument("--thumbnails", action="store_true", help="write presets/<name>.png")
     ap.add_argument("--tiling", type=int, metavar="TILE", help="also run the first photo, upscaled to 1920 px wide, at full size in TILE-px tiles and compare with the untiled result")
     ap.add_argument("--markdown", action="store_true")
@@ -144,76 +198,79 @@ def main(argv=None) -> int:
 
     from filmgan.backends import EngineConfig, load_engine
     from filmgan.card import read_card
+    from filmgan.config import StylizeConfig
     from filmgan.presets import find_preset, list_presets
     from filmgan.processors.stylize import StylizeProcessor
     from filmgan.video.images import write_image
 
     if args.models:
-        items = [(m.parent.name if m.stem == "model" else m.stem, m, None) for m in args.models]
+        items = [(m.parent.name if m.stem == "model" else m.stem, m, StylizeConfig()) for m in args.models]
     else:
         presets = [find_preset(n) for n in args.presets.split(",")] if args.presets else [p for p in list_presets() if p.task == "style"]
-        items = [(p.name, p.model_path(), p.render_size) for p in presets]
-    photos = load_photos(args.photos, args.count)
-    frames = clip_frames(args.upsampling_clip, 6) if args.upsampling_clip else []
-    results, sheet_rows = {}, []
+        items = [(p.name, p.model_path(), p.task_config()) for p in presets]
+    photos = held_out_photos(args.photos, args.per_part)
+    frames = clip_frames(args.clip, 6) if args.clip else []
+    results, sheet_rows, crop_rows = {}, [], []
     if args.samples:
         args.samples.mkdir(parents=True, exist_ok=True)
-    for name, model_path, render_size in items:
+    for name, model_path, config in items:
         card = read_card(model_path)
         engine = load_engine(model_path, EngineConfig(precision=args.precision), task="style")
-        processor = StylizeProcessor(engine, render_size=render_size)
-        judge = Judge(card, args.styles)
+        render_size = args.render_size if args.render_size is not None else config.render_size
+        options = {"upsample": args.upsample or config.upsample, "palette_strength": config.palette_strength if args.palette_strength is None else args.palette_strength}
+        processor = StylizeProcessor(engine, render_size=render_size, **options)
+        judge = Judge(card, args.styles, args.mobilenet)
         row, outs = evaluate(processor, judge, photos)
-        row["render_size"] = processor.render_size
-        if engine.precision != "fp32":  # reduced precision against fp32 on the same photos (grey levels)
-            reference = StylizeProcessor(load_engine(model_path, EngineConfig(precision="fp32"), task="style"), render_size=render_size)
-            row[f"{engine.precision}_vs_fp32_mae"] = float(np.mean([np.abs(reference.stylize(p[None])[0].astype(float) - o).mean() for p, o in zip(photos[:4], outs)]))
-        for mode in ("bicubic", "guided") if frames else ():
-            up, _ = evaluate(StylizeProcessor(engine, render_size=render_size, upsample=mode), judge, frames)
-            row[f"clip_{mode}"] = {k: up[k] for k in ("fall_train", "fall_second", "edge_ssim")}
+        row.update({"render_size": processor.render_size, **options})
+        if frames:
+            row["clip"], clip_outs = evaluate(processor, judge, frames, full=False)
+            crop_rows.append(np.concatenate([frames[0][200:456, 400:912], clip_outs[0][200:456, 400:912]], axis=1))
         if args.tiling:
             row["tiling"] = tiling_check(engine, photos[0], args.tiling, args.samples and args.samples / f"{name}-tiled.png")
         results[name] = row
         print(json.dumps({"preset": name, **row}), file=sys.stderr, flush=True)
         if args.samples:
-            args.samples.mkdir(parents=True, exist_ok=True)
-            for i, (img, out) in enumerate(zip(photos[:6], outs[:6])):
-                write_image(args.samples / f"{name}-{i}.png", np.concatenate([img, pad_to(out, *img.shape[:2])], axis=1))
+            for i, (img, out) in enumerate(zip(photos, outs)):
+                write_image(args.samples / f"{name}-{i:02d}.png", np.concatenate([img, pad_to(out, *img.shape[:2])], axis=1))
         if args.thumbnails:
             from filmgan.train.data import resize_short_side
 
             write_image(ROOT / "presets" / f"{name}.png", resize_short_side(outs[0], 144))
-        sheet_rows.append(contact_row(judge.painting, photos, outs[:4]))
+        picks = list(range(0, len(photos), max(1, len(photos) // 4)))[:4]  # one photo from each of 4 parts
+        sheet_rows.append(contact_row(judge.painting, [photos[i] for i in picks], [outs[i] for i in picks], height=160))
     if args.contact_sheet:
-        width = max(r.shape[1] for r in sheet_rows)
-        gap = np.full((6, width, 3), 255, np.uint8)
-        sheet = np.concatenate([x for r in sheet_rows for x in (pad_to(r, r.shape[0], width), gap)][:-1], axis=0)
-        write_image(args.contact_sheet, sheet)
+        picks = list(range(0, len(photos), max(1, len(photos) // 4)))[:4]
+        sheet_rows.insert(0, contact_row(np.full((160, 160, 3), 255, np.uint8), [], [photos[i] for i in picks], height=160))
+        write_image(args.contact_sheet, stack_rows(sheet_rows))
+    if args.crops and crop_rows:
+        write_image(args.crops, stack_rows(crop_rows))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
-    print_table(results, args.markdown, len(photos), args.photos)
+    print_table(results, args.markdown, len(photos))
     return 0 if all(r["pass"] for r in results.values()) else 1
 
 
-def print_table(results: dict, markdown: bool, count: int, folder: Path) -> None:
-    head = ["preset", "render", "Gram fall (train space)", "Gram fall (seed 9876)", "edge SSIM (mean / min)", "bars"]
-    rows = [
-        [name, str(r["render_size"]), f"{r['fall_train']:.0%} (min {r['min_fall_train']:.0%})", f"{r['fall_second']:.0%} (min {r['min_fall_second']:.0%})",
-         f"{r['edge_ssim']:.2f} / {r['min_edge_ssim']:.2f}", "pass" if r["pass"] else "FAIL"]
-        for name, r in results.items()
-    ]
+def stack_rows(rows: list[np.ndarray]) -> np.ndarray:
+    width = max(r.shape[1] for r in rows)
+    gap = np.full((6, width, 3), 255, np.uint8)
+    return np.concatenate([x for r in rows for x in (pad_to(r, r.shape[0], width), gap)][:-1], axis=0)
+
+
+def print_table(results: dict, markdown: bool, count: int) -> None:
+    head = ["preset", "render / upsample", "texture ratio MobileNetV2 / random (<= 0.5)", "detail ratio (>= 0.5)", "edge SSIM mean / min (>= 0.4)",
+            "Reinhard margin (> 0)", "720p clip: detail / edge SSIM", "bars"]
+    rows = []
+    for name, r in results.items():
+        clip = r.get("clip")
+        rows.append([name, f"{r['render_size']} / {r['upsample']}", f"{r['texture_mobilenet']:.2f} / {r['texture_random']:.2f}", f"{r['detail_ratio']:.2f}",
+                     f"{r['edge_ssim']:.2f} / {r['min_edge_ssim']:.2f}", f"{r['reinhard_margin']:+.0%}",
+                     f"{clip['detail_ratio']:.2f} / {clip['edge_ssim']:.2f}" if clip else "-", "pass" if r["pass"] else "FAIL"])
     if markdown:
-        print(f"Held-out photos: {count} from {folder.name}\n")
+        print(f"Held-out photos: {count} (the held-out parts of filmgan.train.splits)\n")
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
         for r in rows:
             print("| " + " | ".join(r) + " |")
-        clip = [(n, r) for n, r in results.items() if "clip_bicubic" in r]
-        if clip:
-            print("\n| preset | 720p clip: edge SSIM bicubic / guided | Gram fall (train) bicubic / guided | Gram fall (seed 9876) bicubic / guided |\n|---|---|---|---|")
-            for n, r in clip:
-                b, g = r["clip_bicubic"], r["clip_guided"]
-                print(f"| {n} | {b['edge_ssim']:.2f} / {g['edge_ssim']:.2f} | {b['fall_train']:.0%} / {g['fall_train']:.0%} | {b['fall_second']:.0%} / {g['fall_second']:.0%} |")
     else:
         widths = [max(len(x) for x in col) for col in zip(head, *rows)]
         for r in [head, *rows]:

@@ -21,5 +21,5 @@ def build_processor(config: TaskConfig, engine):
     if isinstance(config, StylizeConfig):
         from .stylize import StylizeProcessor
 
-        return StylizeProcessor(engine, render_size=config.render_size, upsample=config.upsample, blender=blender)
+        return StylizeProcessor(engine, render_size=config.render_size, upsample=config.upsample, blender=blender, palette_strength=config.palette_strength)
     raise ConfigError(f"no processor for {type(config).__name__}")

@@ -3,11 +3,15 @@
 Per batch: frames -> resized so the short side is the render size (aspect kept, multiple of 8, never
 upscaled) -> RGB [0, 1] NCHW -> engine (when a frame exceeds the pixel budget: a reduced whole-frame pass
 for the low frequencies plus feathered full-size tiles for the detail, see ``tiling``) -> resized back to
-the frame size. The return trip to full resolution is either plain bicubic
-upsampling or a joint upsampling guided by the full-resolution source luminance (the fast guided filter
-of He & Sun 2015, arXiv:1505.00996): a local linear model ``out = a * Y + b`` is fitted at the render
-size and applied to the full-resolution luminance, which restores the frame's edges at full resolution.
-``scripts/eval_styles.py`` measures both.
+the frame size. The return trip to full resolution is plain bicubic upsampling, a joint upsampling
+guided by the full-resolution source luminance (the fast guided filter of He & Sun 2015,
+arXiv:1505.00996: a local linear model ``out = a * Y + b`` fitted at the render size and applied to the
+full-resolution luminance), or ``detail``: bicubic plus the frame's own luminance detail above the render
+size's band (``Y_full - up(Y_render)``), which keeps the fine texture the render size cannot carry at the
+cost of two resizes. ``scripts/eval_styles.py`` measures them.
+
+Models trained with a palette step (their card has ``extra.palette``) get the frame's colours moved toward
+the painting's before the network, by ``palette_strength`` (``processors.palette``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from ..config import UPSAMPLERS
 from ..errors import CheckpointError, ConfigError
 from ..video.frames import FrameBatch
 from ..video.geometry import render_dims
+from .palette import PaletteTransfer
 from .tiling import run_tiled
 
 
@@ -56,6 +61,17 @@ def guided_upsample(small_out: np.ndarray, small_guide: np.ndarray, full_guide: 
     return A
 
 
+def detail_upsample(small_out: np.ndarray, small_luma: np.ndarray, full_luma: np.ndarray) -> np.ndarray:
+    """Bicubic upsampling of ``small_out`` (h, w, 3) float [0, 1] to the size of ``full_luma`` (H, W), plus
+    the luminance detail the render size lost: ``full_luma - up(small_luma)``, added to every channel.
+    Returns (H, W, 3) uint8."""
+    H, W = full_luma.shape
+    detail = full_luma - cv2.resize(small_luma, (W, H), interpolation=cv2.INTER_CUBIC)
+    up = cv2.resize(small_out, (W, H), interpolation=cv2.INTER_CUBIC)
+    up += detail[..., None]
+    return _to_uint8(up)
+
+
 def _to_uint8(rgb01: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(np.maximum(rgb01, 0.0, out=rgb01), alpha=255.0)  # saturates above 255
 
@@ -73,7 +89,7 @@ class StylizeProcessor:
     """
 
     def __init__(self, engine, render_size: int | None = None, upsample: str = "bicubic", pixel_budget: int | None = None, tile: int | None = None, overlap: int = 64,
-                 consistent_tiles: bool = True, blender=None):
+                 consistent_tiles: bool = True, blender=None, palette_strength: float = 1.0):
         card = engine.card
         if card.task not in ("style", "multitask") or card.color_space != "rgb":
             raise CheckpointError(f"model '{card.name}' is a {card.task}/{card.color_space} model, not an RGB style model")
@@ -95,6 +111,7 @@ class StylizeProcessor:
         self.tile = int(tile or default_tile)
         self.overlap = int(overlap)
         self.consistent_tiles = consistent_tiles
+        self.palette = PaletteTransfer.from_card(card, palette_strength)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         """Engine on (N, 3, h, w) float32: whole batch, frame by frame, or tiled, within the pixel budget."""
@@ -120,17 +137,22 @@ class StylizeProcessor:
         return run_tiled(self.engine.run, x, self.tile, self.overlap, align=a, reference=reference, sigma=2.0 * factor)
 
     def stylize(self, frames: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 stylized (no temporal blending)."""
-        small, x = self.network_input(frames)
+        """(N, H, W, 3) uint8 independent images -> (N, H, W, 3) uint8 stylized (no temporal blending)."""
+        small, x = self.network_input(frames, sequence=False)
         return self._upsample(frames, small, self.infer((small, x)))
 
-    def network_input(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The frames at the render size and the network's input for them: RGB [0, 1] (N, 3, h, w) float32."""
+    def network_input(self, frames: np.ndarray, sequence: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The frames at the render size and the network's input for them: RGB [0, 1] (N, 3, h, w) float32.
+
+        ``sequence``: the frames follow the previous call's in one shot (the palette statistics are then
+        smoothed over time); False for independent images."""
         h, w = frames.shape[1:3]
         native = not self.render_size or min(w, h) <= self.render_size
-        rw, rh = (w, h) if native else render_dims(w, h, self.render_size, multiple=self.align)
+        aligned = w % self.align == 0 and h % self.align == 0
+        rw, rh = (w, h) if native and aligned else render_dims(w, h, None if native else self.render_size, multiple=self.align)
         small = frames if (rw, rh) == (w, h) else np.stack([cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames])
-        return small, small.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+        coloured = small if self.palette is None else self.palette.apply(small, stateful=sequence)
+        return small, coloured.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
 
     # -- the task steps of pipeline.render ------------------------------------------------------------
     def prepare(self, batch: FrameBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +178,8 @@ class StylizeProcessor:
                 out[i] = _to_uint8(np.ascontiguousarray(y[i]))
             elif self.upsample == "guided":
                 out[i] = _to_uint8(guided_upsample(np.ascontiguousarray(y[i]), _luma(small[i]), _luma(frames[i])))
+            elif self.upsample == "detail":
+                out[i] = detail_upsample(np.ascontiguousarray(y[i]), _luma(small[i]), _luma(frames[i]))
             else:  # upsample the 8-bit result: 4x fewer pixels to convert, saturating bicubic in uint8
                 out[i] = cv2.resize(_to_uint8(np.ascontiguousarray(y[i])), (w, h), interpolation=cv2.INTER_CUBIC)
         return out
@@ -171,3 +195,5 @@ class StylizeProcessor:
     def reset(self) -> None:
         if self.blender is not None:
             self.blender.reset()
+        if self.palette is not None:
+            self.palette.reset()

@@ -149,6 +149,10 @@ def train_colorize(data, val, exclude, internal_size, load_size, widths, global_
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path), help="Content photo folders/files or videos (repeatable).")
 @click.option("--val", "val", multiple=True, type=click.Path(exists=True, path_type=Path), help="Validation photos (fixed; excluded from training).")
 @click.option("--exclude", multiple=True, type=click.Path(path_type=Path), help="Folders to keep out of training (held-out test split).")
+@click.option("--project-splits", type=click.Path(exists=True, file_okay=False, path_type=Path), help="A photos/ folder laid out as ../shared/data/photos: hold out and validate on the project's fixed splits (filmgan.train.splits).")
+@click.option("--recipe", type=click.Choice(["paint", "gram"]), default="paint", show_default=True,
+              help="paint: palette step + MobileNetV2 texture loss (needs --feature-weights); gram: the v1 recipe (Gram loss on raw features).")
+@click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="ImageNet MobileNetV2 weights (.tflite or torchvision) for the paint recipe's losses.")
 @click.option("--internal-size", type=click.IntRange(32), default=360, show_default=True, help="Default render short side recorded in the card.")
 @click.option("--load-size", type=click.IntRange(32), default=360, show_default=True, help="Short side the content photos are loaded at.")
 @click.option("--widths", default="16,32,64", show_default=True, help="Generator channels: stem, half, quarter resolution.")
@@ -156,18 +160,27 @@ def train_colorize(data, val, exclude, internal_size, load_size, widths, global_
 @click.option("--stem-kernel", type=click.IntRange(1), default=5, show_default=True)
 @click.option("--separable", is_flag=True, help="Depthwise-separable residual blocks.")
 @click.option("--content-weight", type=float, default=1.0, show_default=True)
-@click.option("--style-layers", default="0,1,2,3", show_default=True, help="Feature-network layers of the Gram style loss.")
-@click.option("--style-weight", type=float, default=5.0, show_default=True)
+@click.option("--style-layers", default="0,1,2,3", show_default=True, help="Feature-network layers of the style (texture) loss.")
+@click.option("--style-weight", type=float, default=5.0, show_default=True, help="gram recipe: weight of the Gram loss.")
+@click.option("--texture-weight", type=float, default=1.0, show_default=True, help="paint recipe: weight of the texture loss.")
+@click.option("--texture-transform", type=click.Choice(["none", "softmax"]), default="none", show_default=True, help="paint recipe: feature smoothing before the texture statistics.")
+@click.option("--texture-loss", type=click.Choice(["gram", "swd"]), default="gram", show_default=True, help="paint recipe: Gram matrices or sliced Wasserstein distance.")
+@click.option("--colour-weight", type=float, default=1.0, show_default=True, help="paint recipe: keep the input's low-frequency colours.")
+@click.option("--edge-weight", type=float, default=1.0, show_default=True, help="paint recipe: keep the luminance edges.")
 @click.option("--tv-weight", type=float, default=0.0, show_default=True)
-@click.option("--adv-weight", type=float, default=0.05, show_default=True)
-@click.option("--vgg-weights", type=click.Path(exists=True, path_type=Path), help="torchvision VGG16 weights for the content/style losses (default: the seeded random feature net).")
+@click.option("--adv-weight", type=float, help="Adversarial weight (default: 0.3 paint, 0.05 gram).")
+@click.option("--d-scales", type=click.IntRange(1), default=2, show_default=True, help="PatchGAN scales.")
+@click.option("--vgg-weights", type=click.Path(exists=True, path_type=Path), help="gram recipe: torchvision VGG16 weights (default: the seeded random feature net).")
 @click.option("--painter", help="Credit recorded in the card.")
 @click.option("--title", help="Credit recorded in the card.")
 @click.option("--year", help="Credit recorded in the card.")
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch default; 1 is fastest on a busy 2-core machine).")
 @trainer_options
-def train_stylize(style, data, val, exclude, internal_size, load_size, widths, blocks, stem_kernel, separable, content_weight, style_layers, style_weight, tv_weight, adv_weight, vgg_weights, painter, title, year, threads, **options):
-    """Train a feed-forward style generator after one painting (content + Gram style + TV + multi-scale PatchGAN)."""
+def train_stylize(style, data, val, exclude, project_splits, recipe, feature_weights, internal_size, load_size, widths, blocks, stem_kernel, separable, content_weight,
+                  style_layers, style_weight, texture_weight, texture_transform, texture_loss, colour_weight, edge_weight, tv_weight, adv_weight, d_scales,
+                  vgg_weights, painter, title, year, threads, **options):
+    """Train a feed-forward style generator after one painting (multi-scale PatchGAN + feature losses; see
+    filmgan.train.paint for the default recipe)."""
     from ..cli.common import handle_errors
     from ..errors import ConfigError
     from .stylize import build_style_task
@@ -182,14 +195,27 @@ def train_stylize(style, data, val, exclude, internal_size, load_size, widths, b
             import torch
 
             torch.set_num_threads(threads)
-        features = {"kind": "vgg16", "path": str(vgg_weights)} if vgg_weights else None
+        excluded, validation = [str(e) for e in exclude], [str(v) for v in val]
+        if project_splits:
+            from . import splits
+
+            excluded += [str(p) for p in splits.excluded_from_training(project_splits)]
+            validation += [str(p) for p in splits.validation(project_splits)]
         credits = {k: v for k, v in (("painter", painter), ("title", title), ("year", year)) if v}
-        task = build_style_task(
-            style, [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], internal_size=internal_size, load_size=load_size,
-            credits=credits, widths=channels, blocks=blocks, stem_kernel=stem_kernel, separable=separable, content_weight=content_weight,
-            style_weight=style_weight, tv_weight=tv_weight, adv_weight=adv_weight, gan_mode=options["gan_loss"], features=features,
-            style_layers=layers,
-        )
+        common = dict(internal_size=internal_size, load_size=load_size, credits=credits, widths=channels, blocks=blocks, stem_kernel=stem_kernel,
+                      separable=separable, content_weight=content_weight, tv_weight=tv_weight, gan_mode=options["gan_loss"], d_scales=d_scales)
+        if recipe == "paint":
+            if not feature_weights:
+                raise ConfigError("--recipe paint needs --feature-weights (e.g. ../shared/data/weights/mobilenet_v2_1.0_224_quant.tflite)")
+            from .paint import PaintTask
+
+            recipe_options = dict(task_class=PaintTask, features={"kind": "mobilenet-v2", "path": str(feature_weights)}, texture_weight=texture_weight,
+                                  texture_transform=texture_transform, texture_loss=texture_loss, colour_weight=colour_weight, edge_weight=edge_weight,
+                                  texture_layers=layers, adv_weight=0.3 if adv_weight is None else adv_weight)
+        else:
+            recipe_options = dict(features={"kind": "vgg16", "path": str(vgg_weights)} if vgg_weights else None, style_weight=style_weight,
+                                  style_layers=layers, adv_weight=0.05 if adv_weight is None else adv_weight)
+        task = build_style_task(style, [str(d) for d in data], validation, excluded, **common, **recipe_options)
         metrics = _run(task, options)
         click.echo(json.dumps({"ok": True, "out": str(options["out"]), "metrics": metrics}))
 

@@ -205,17 +205,20 @@ class StyleTask:
             self._targets = [t.to(device) for t in self._targets]
 
 
-def stylize_with(G: nn.Module, rgb: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
-    """Stylize one uint8 RGB image at its own size with a torch generator (validation, evaluation)."""
+def stylize_with(G: nn.Module, rgb: np.ndarray, device: torch.device | str = "cpu", prepare=None) -> np.ndarray:
+    """Stylize one uint8 RGB image at its own size with a torch generator (validation, evaluation);
+    ``prepare`` maps the RGB tensor to the generator's input (default: itself)."""
     with torch.no_grad():
-        return to_image(G(to_tensor(rgb, device)))
+        x = to_tensor(rgb, device)
+        return to_image(G(prepare(x) if prepare else x))
 
 
 def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def build_style_task(style: str | Path, data: list[str], val: list[str], exclude: list[str], internal_size: int = 360, load_size: int = 360, val_count: int = 8, credits: dict[str, Any] | None = None, **options: Any) -> StyleTask:
+def build_style_task(style: str | Path, data: list[str], val: list[str], exclude: list[str], internal_size: int = 360, load_size: int = 360, val_count: int = 8,
+                     credits: dict[str, Any] | None = None, task_class: type | None = None, **options: Any) -> StyleTask:
     """Load the painting, the content photos (minus ``exclude`` and ``val``) and a fixed validation set."""
     from ..video.images import read_image
     from .data import split_validation
@@ -223,4 +226,4 @@ def build_style_task(style: str | Path, data: list[str], val: list[str], exclude
     painting = read_image(style)
     bank, val_images, description = split_validation(data, val, exclude, load_size, internal_size, val_count)
     info = {"painting": Path(style).name, "sha256": file_digest(Path(style)), "size": [int(painting.shape[1]), int(painting.shape[0])], **(credits or {})}
-    return StyleTask(bank=bank, painting=painting, val_images=val_images, internal_size=internal_size, style_info=info, data_description=description, **options)
+    return (task_class or StyleTask)(bank=bank, painting=painting, val_images=val_images, internal_size=internal_size, style_info=info, data_description=description, **options)

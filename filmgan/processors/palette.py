@@ -1,0 +1,88 @@
+"""The painting's palette as its own, adjustable step before a style network (torch-free).
+
+Reinhard et al. ("Color Transfer between Images", 2001): move each frame's Lab mean and standard
+deviation toward the painting's by ``strength`` (0 keeps the frame's colours, 1 takes the painting's).
+The style network was trained on inputs prepared this way at random strengths, so it adds the painting's
+texture and keeps the colours it is given.
+
+On video the frame statistics are smoothed over time (``smoothing`` = weight of the previous estimate),
+so that a moving object entering the frame does not make the whole frame's palette pump; stills and
+independent images use ``apply(..., stateful=False)``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..errors import ConfigError
+
+_STAT_SIZE = 64  # frame statistics are taken on a thumbnail of this short side
+
+
+def _lab(rgb8: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb8.astype(np.float32) * np.float32(1.0 / 255.0), cv2.COLOR_RGB2Lab)
+
+
+def lab_mean_std(rgb8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lab (L 0-100) mean and standard deviation of a uint8 RGB image, each (3,) float32."""
+    h, w = rgb8.shape[:2]
+    scale = _STAT_SIZE / min(h, w)
+    if scale < 1.0:
+        rgb8 = cv2.resize(rgb8, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    lab = _lab(rgb8).reshape(-1, 3)
+    return lab.mean(axis=0), lab.std(axis=0) + np.float32(1e-2)
+
+
+class PaletteTransfer:
+    """Reinhard colour transfer of frames toward a painting's Lab statistics, by ``strength``."""
+
+    def __init__(self, mean, std, strength: float = 1.0, smoothing: float = 0.8):
+        mean, std = np.asarray(mean, np.float32).reshape(3), np.asarray(std, np.float32).reshape(3)
+        if not 0.0 <= strength <= 1.0:
+            raise ConfigError(f"palette_strength must be between 0 (the frame's colours) and 1 (the painting's), got {strength}")
+        if not 0.0 <= smoothing < 1.0:
+            raise ConfigError(f"palette smoothing must be in [0, 1), got {smoothing}")
+        if not np.all(std > 0):
+            raise ConfigError("the painting's palette needs positive standard deviations")
+        self.mean, self.std, self.strength, self.smoothing = mean, std, float(strength), float(smoothing)
+        self._state: tuple[np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def from_card(cls, card, strength: float = 1.0, smoothing: float = 0.8) -> "PaletteTransfer | None":
+        """The transfer recorded in a style model's card (``extra.palette``), or None for models trained
+        without a palette step (they carry the palette in their weights)."""
+        palette = (card.extra or {}).get("palette")
+        if not palette:
+            return None
+        return cls(palette["lab_mean"], palette["lab_std"], strength, smoothing)
+
+    def reset(self) -> None:
+        self._state = None
+
+    def _frame_stats(self, frame: np.ndarray, stateful: bool) -> tuple[np.ndarray, np.ndarray]:
+        mean, std = lab_mean_std(frame)
+        if not stateful:
+            return mean, std
+        if self._state is not None:
+            s = self.smoothing
+            mean, std = s * self._state[0] + (1 - s) * mean, s * self._state[1] + (1 - s) * std
+        self._state = (mean, std)
+        return mean, std
+
+    def apply(self, frames: np.ndarray, stateful: bool = True) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 with the palette moved toward the painting's."""
+        if self.strength == 0.0:
+            return frames
+        out = np.empty_like(frames)
+        for i, frame in enumerate(frames):
+            mean, std = self._frame_stats(frame, stateful)
+            new_mean = mean + self.strength * (self.mean - mean)
+            new_std = std + self.strength * (self.std - std)
+            lab = _lab(frame)
+            lab -= mean
+            lab *= new_std / std
+            lab += new_mean
+            rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+            out[i] = cv2.convertScaleAbs(np.clip(rgb, 0.0, 1.0), alpha=255.0)
+        return out
