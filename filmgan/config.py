@@ -37,6 +37,7 @@ class EncodeConfig:
     copy_subtitles: bool = True
     gop: int | None = None
     closed_gop: bool = False  # farm segments need closed GOPs
+    keep_pts: bool = False  # a frame range keeps the source pts instead of starting at 0 (farm segments)
 
 
 @dataclass(frozen=True)
