@@ -7,7 +7,7 @@
     work_dir = "job.farm"      # plans, segments and manifests (default: <job stem>.farm beside the job file)
     chunk_size = 240           # frames per chunk
     warmup = 16                # frames decoded into the temporal state before each chunk, not encoded
-    cut_tolerance = 60         # frames a chunk boundary may move to land on a scene cut (0: never)
+    cut_tolerance = 60         # frames a boundary may move to land on a scene cut (0: never; default chunk/4, <= 60)
     segment_codec = "ffv1"     # ffv1 (lossless, exact RGB) | prores (mezzanine, 4:2:2 10-bit)
     retries = 2                # extra attempts per chunk
     executor = "local"         # local | dask
@@ -45,7 +45,7 @@ from ..config import EncodeConfig, check_keys, did_you_mean
 from ..errors import ConfigError
 
 SEGMENT_CODECS = {"ffv1": ".mp4", "prores": ".mov"}  # codec -> segment container (keeps the source time base)
-COPY_CONTAINERS = {"ffv1": (".mkv", ".mp4", ".nut"), "prores": (".mov", ".mkv")}  # stream-copy delivery
+COPY_CONTAINERS = {"ffv1": (".mkv", ".nut"), "prores": (".mov", ".mkv")}  # outputs that take the segments by stream copy
 EXECUTORS = ("local", "dask")
 TASK_PRESETS = {"colorize": "colorize"}  # task -> its default preset (style tasks need a named preset)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -58,7 +58,7 @@ class JobSettings:
     work_dir: Path
     chunk_size: int = 240
     warmup: int = 16
-    cut_tolerance: int = 60
+    cut_tolerance: int | None = None  # None: a quarter of the chunk size, at most 60 frames
     segment_codec: str = "ffv1"
     retries: int = 2
     executor: str = "local"
@@ -108,6 +108,11 @@ class Job:
                 return shot
         names = [s.name for s in self.shots]
         raise ConfigError(f"{self.path}: no shot named '{name}'{did_you_mean(name, names)}; shots: {', '.join(names)}")
+
+    def cut_tolerance(self, shot: Shot) -> int:
+        """Frames a chunk boundary of ``shot`` may move to land on a scene cut."""
+        tolerance = self.settings.cut_tolerance
+        return min(60, shot.chunk_size // 4) if tolerance is None else tolerance
 
     def segment_dir(self, shot: Shot) -> Path:
         return self.settings.work_dir / "segments" / shot.name
@@ -209,11 +214,10 @@ def _settings(check: _Checker, path: Path, raw: Any) -> JobSettings:
                     delivery=check.delivery(raw.get("delivery"), "[job]"))
     check.positive(s.chunk_size, "[job]", "chunk_size")
     check.positive(s.warmup, "[job]", "warmup", 0)
-    check.positive(s.cut_tolerance, "[job]", "cut_tolerance", 0)
+    if s.cut_tolerance is not None:
+        check.positive(s.cut_tolerance, "[job]", "cut_tolerance", 0)
     check.positive(s.retries, "[job]", "retries", 0)
     check.positive(s.workers, "[job]", "workers")
-    if s.cut_tolerance * 2 >= s.chunk_size:
-        raise check.fail("[job]", f"cut_tolerance ({s.cut_tolerance}) must be under half of chunk_size ({s.chunk_size})")
     check.choice(s.segment_codec, SEGMENT_CODECS, "[job]", "segment_codec")
     check.choice(s.executor, EXECUTORS, "[job]", "executor")
     check.choice(s.backend, BACKENDS, "[job]", "backend")
@@ -224,8 +228,9 @@ def _settings(check: _Checker, path: Path, raw: Any) -> JobSettings:
 
 
 def _shot(check: _Checker, base: Path, settings: JobSettings, number: int, raw: Any) -> Shot:
-    raw = check.table(raw, SHOT_KEYS, f"[[shot]] #{number}")
-    where = f"[[shot]] #{number}"
+    label = raw.get("name") or Path(str(raw.get("input", ""))).stem if isinstance(raw, dict) else ""
+    where = f"[[shot]] #{number}" + (f" ('{label}')" if label else "")
+    raw = check.table(raw, SHOT_KEYS, where)
     for key in ("input", "output"):
         if key not in raw:
             raise check.fail(where, f"'{key}' is required")
@@ -251,6 +256,8 @@ def _shot(check: _Checker, base: Path, settings: JobSettings, number: int, raw: 
     if shot.end is not None and shot.end <= shot.start:
         raise check.fail(where, f"end ({shot.end}) must be greater than start ({shot.start})")
     check.positive(shot.chunk_size, where, "chunk_size")
+    if settings.cut_tolerance is not None and settings.cut_tolerance * 2 >= shot.chunk_size:
+        raise check.fail(where, f"cut_tolerance ({settings.cut_tolerance}) must be under half of chunk_size ({shot.chunk_size})")
     check.positive(shot.warmup, where, "warmup", 0)
     if shot.render_size is not None:
         check.positive(shot.render_size, where, "render_size", 16)

@@ -33,7 +33,7 @@ def job_text(inputs: list[Path], job_path: Path, out_dir: Path, preset: str, chu
     base = job_path.resolve().parent
     lines = ["# filmgan batch job: edit, then 'filmgan batch plan' / 'filmgan batch run' (see the README's Batch section)",
              "[job]", f"output_root = {_toml(_relative(out_dir, base))}", f"chunk_size = {chunk_size}", f"warmup = {warmup}",
-             "cut_tolerance = " + str(min(60, (chunk_size - 1) // 4)), 'segment_codec = "ffv1"  # ffv1 (lossless) | prores (mezzanine)',
+             f"cut_tolerance = {min(60, chunk_size // 4)}  # frames a boundary may move to land on a scene cut", 'segment_codec = "ffv1"  # ffv1 (lossless) | prores (mezzanine)',
              "retries = 2", 'executor = "local"  # local | dask', "workers = 2", 'scheduler = ""  # dask: tcp://HOST:8786; empty: a local cluster', ""]
     stems: dict[str, int] = {}
     for src in inputs:

@@ -157,7 +157,7 @@ def plan_key(job: Job, shot: Shot) -> str:
     from .shotconfig import shot_config
 
     data = [PLAN_VERSION, __version__, str(shot.input), stat.st_size, stat.st_mtime_ns, shot.start, shot.end, shot.chunk_size,
-            shot.warmup, job.settings.cut_tolerance, shot_config(shot).task.blend.scene_cut_threshold]
+            shot.warmup, job.cut_tolerance(shot), shot_config(shot).task.blend.scene_cut_threshold]
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:20]
 
 
@@ -175,7 +175,7 @@ def plan_shot(job: Job, shot: Shot, progress: Callable[[int], None] | None = Non
         chunks = tuple(Chunk(**{k: c[k] for k in ("shot", "start", "end", "warmup_start", "pts_sha256")}) for c in cached["chunks"])
         return ShotPlan(cached["shot"], cached["start"], cached["end"], tuple(cached["cuts"]), chunks, tuple(cached["pts"]))
     end, cuts, pts = scan_shot(shot, progress)
-    plan = make_plan(shot, end, cuts, pts, job.settings.cut_tolerance)
+    plan = make_plan(shot, end, cuts, pts, job.cut_tolerance(shot))
     os.makedirs(path.parent, exist_ok=True)
     write_json(path, {"key": key, **plan.to_dict(with_pts=True)})
     return plan
