@@ -60,6 +60,19 @@ def check_keys(data: Mapping[str, Any], cls: type, where: str) -> None:
             raise ConfigError(f"{where}: unknown key '{key}'{suggestion}")
 
 
+def read_toml(path, what: str) -> dict[str, Any]:
+    """The TOML document at ``path``; ConfigError naming ``what`` (e.g. 'preset') when missing or malformed."""
+    import tomllib
+    from pathlib import Path
+
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} file not found: {path}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path}: not valid TOML ({exc})") from exc
+
+
 def did_you_mean(word: str, choices) -> str:
     """' (did you mean 'x'?)' or '' -- for error messages."""
     hint = difflib.get_close_matches(word, list(choices), n=1)

@@ -15,7 +15,13 @@ from ..errors import FilmganError
 from .common import ProgressReporter, emit_json, err, handle_errors, json_option
 
 JOB = click.argument("job_file", type=click.Path(path_type=Path, dir_okay=False))
-SHOTS = click.option("--shot", "shots", multiple=True, help="Only this shot (repeatable).")
+
+
+def shot_command(fn):
+    """A command over a job's shots: JOB_FILE, --shot (repeatable), --json, errors -> exit codes."""
+    for option in (handle_errors, json_option, click.option("--shot", "shots", multiple=True, help="Only this shot (repeatable)."), JOB):
+        fn = option(fn)
+    return fn
 
 
 @click.group("batch")
@@ -60,10 +66,7 @@ def init(inputs, preset_name, out_dir, chunk_size, warmup, output, overwrite, as
 
 
 @batch.command("plan")
-@JOB
-@SHOTS
-@json_option
-@handle_errors
+@shot_command
 def plan(job_file, shots, as_json):
     """Split every shot into chunks (aligned to scene cuts) and list them with their task ids."""
     from ..farm.plan import plan_shot
@@ -149,10 +152,7 @@ def run_chunk(job_file, task_id, shot, start, end, frames, quiet, as_json):
 
 
 @batch.command("merge")
-@JOB
-@SHOTS
-@json_option
-@handle_errors
+@shot_command
 def merge(job_file, shots, as_json):
     """Concatenate each shot's segments into its output with the source audio, verified, then renamed into place."""
     from ..farm.merge import merge_shot
@@ -193,14 +193,11 @@ class _JobProgress:
 
 
 @batch.command("run")
-@JOB
-@SHOTS
 @click.option("--executor", type=click.Choice(["local", "dask"]), help="Default: the job file's.")
 @click.option("--workers", type=click.IntRange(1), help="Worker processes (local pool or LocalCluster). Default: the job file's.")
 @click.option("--scheduler", help="Dask scheduler address (tcp://HOST:PORT); default: a LocalCluster.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-@json_option
-@handle_errors
+@shot_command
 def run(job_file, shots, executor, workers, scheduler, quiet, as_json):
     """Plan, render and merge the whole job; re-running redoes only missing or invalid chunks."""
     from ..farm.executors import run_job
@@ -215,7 +212,6 @@ def run(job_file, shots, executor, workers, scheduler, quiet, as_json):
     if report.failed:
         code = next(iter(report.failed.values()))["exit_code"]
         message = "; ".join(f"shot {s}: {f['error']}" for s, f in report.failed.items())
-        err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
         if as_json:
             emit_json({"ok": False, "exit_code": code, "error": message, **summary})
         err.print(f"[bold red]error:[/] {len(report.failed)} of {summary['shots']} shots failed", soft_wrap=True)
@@ -228,13 +224,10 @@ def run(job_file, shots, executor, workers, scheduler, quiet, as_json):
 
 
 @batch.command("export")
-@JOB
-@SHOTS
 @click.option("--format", "fmt", required=True, type=click.Choice(["opencue", "deadline", "openjd", "shell"]), help="Farm format.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Folder for the exported files.")
 @click.option("--command", "command", default="filmgan", show_default=True, help="How farm nodes call filmgan (e.g. '/opt/venv/bin/filmgan').")
-@json_option
-@handle_errors
+@shot_command
 def export(job_file, shots, fmt, out_dir, command, as_json):
     """Write the job for a farm: every task calls 'filmgan batch run-chunk', merges depend on their shot's chunks."""
     from ..farm.exports import export_job

@@ -35,13 +35,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ..backends.base import BACKENDS, PRECISIONS
-from ..config import EncodeConfig, check_keys, did_you_mean
+from ..config import EncodeConfig, did_you_mean, read_toml
 from ..errors import ConfigError
 
 SEGMENT_CODECS = {"ffv1": ".mp4", "prores": ".mov"}  # codec -> segment container (keeps the source time base)
@@ -187,12 +186,7 @@ def load_job(path: str | Path) -> Job:
     """Parse and validate a job file (inputs are checked when their shot is planned)."""
     path = Path(path).resolve()
     check = _Checker(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"job file not found: {path}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"job file {path}: not valid TOML ({exc})") from exc
+    data = read_toml(path, "job")
     for key in data:
         if key not in ("job", "shot"):
             raise check.fail("top level", f"unknown table '{key}'{did_you_mean(key, ('job', 'shot')) or ' (known: job, shot)'}")
