@@ -37,6 +37,7 @@ class EncodeConfig:
     copy_subtitles: bool = True
     gop: int | None = None
     closed_gop: bool = False  # farm segments need closed GOPs
+    keep_pts: bool = False  # a frame range keeps the source pts instead of starting at 0 (farm segments)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,19 @@ def check_keys(data: Mapping[str, Any], cls: type, where: str) -> None:
             hint = difflib.get_close_matches(key, known, n=1)
             suggestion = f" (did you mean '{hint[0]}'?)" if hint else f" (known keys: {', '.join(known)})"
             raise ConfigError(f"{where}: unknown key '{key}'{suggestion}")
+
+
+def read_toml(path, what: str) -> dict[str, Any]:
+    """The TOML document at ``path``; ConfigError naming ``what`` (e.g. 'preset') when missing or malformed."""
+    import tomllib
+    from pathlib import Path
+
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} file not found: {path}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path}: not valid TOML ({exc})") from exc
 
 
 def did_you_mean(word: str, choices) -> str:

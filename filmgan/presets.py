@@ -20,12 +20,11 @@ Schema (every key but ``task`` and ``model`` is optional)::
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .config import BlendConfig, ColorizeConfig, EncodeConfig, StylizeConfig, TaskConfig, check_keys, did_you_mean
+from .config import BlendConfig, ColorizeConfig, EncodeConfig, StylizeConfig, TaskConfig, check_keys, did_you_mean, read_toml
 from .errors import ConfigError, ModelUnavailableError
 
 PRESET_TASKS = ("colorize", "style")
@@ -100,12 +99,7 @@ def _fail(path: Path, message: str) -> ConfigError:
 def load_preset_file(path: str | Path) -> Preset:
     """Parse and validate one preset file."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"preset file not found: {path}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise _fail(path, f"not valid TOML ({exc})") from exc
+    data = read_toml(path, "preset")
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             raise _fail(path, f"unknown key '{key}'{did_you_mean(key, TOP_LEVEL_KEYS) or ' (known: ' + ', '.join(TOP_LEVEL_KEYS) + ')'}")

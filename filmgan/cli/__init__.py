@@ -5,6 +5,7 @@
     render.py   colorize, stylize            info.py   probe, presets list|show
     eval.py     eval flicker                 train.py  the 'train' group (filmgan.train.cli; torch when it runs)
     engine.py   engine build|list|verify|clean (torch only when a build exports)
+    batch.py    batch init|plan|run-chunk|merge|run|export (render-farm jobs, filmgan.farm)
 
 No module here imports torch at import time, and none imports another command module.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .batch import batch
 from .common import EXIT_CODE_HELP, FilmganGroup
 from .engine import engine_group
 from .eval import eval_group
@@ -35,7 +37,7 @@ def main() -> None:
     """
 
 
-for command in (colorize, stylize, probe, presets, train, eval_group, engine_group):
+for command in (colorize, stylize, probe, presets, train, eval_group, engine_group, batch):
     main.add_command(command)
 
 __all__ = ["main"]

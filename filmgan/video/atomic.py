@@ -84,6 +84,9 @@ def commit(tmp: Path, dst: Path) -> None:
     except OSError as exc:
         remove_quietly(tmp)
         raise OutputError(os_error_message(exc, dst)) from exc
+    except BaseException:  # Ctrl-C during the fsync: the temporary file goes too
+        remove_quietly(tmp)
+        raise
     _fsync_dir(dst.parent)
 
 

@@ -208,7 +208,7 @@ class VideoWriter:
         width, height = batch.size
         check_size(width, height, self.pix_fmt)
         self._stream.width, self._stream.height = width, height
-        self._offset = int(batch.pts[0]) if self.trim else 0
+        self._offset = int(batch.pts[0]) if self.trim and not self.encode.keep_pts else 0
         self._copier.begin(int(batch.pts[0]) * self.info.time_base if self.trim else None)
 
     def write(self, batch: FrameBatch) -> None:

@@ -1,0 +1,33 @@
+"""A shot's typed render settings (preset + the shot's overrides), built the way the render commands build them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import DecodeConfig, EncodeConfig, RenderConfig, TaskConfig
+from .jobfile import Shot
+
+SEGMENT_ENCODE = {"ffv1": EncodeConfig(codec="ffv1", copy_audio=False, copy_subtitles=False, closed_gop=True, keep_pts=True),
+                  "prores": EncodeConfig(codec="prores", copy_audio=False, copy_subtitles=False, closed_gop=True, keep_pts=True)}
+
+
+@dataclass(frozen=True)
+class ShotConfig:
+    task: TaskConfig
+    model: Path
+    task_name: str  # the model card task: colorize | style
+
+    def render_config(self, start: int, end: int, warmup: int, segment_codec: str) -> RenderConfig:
+        """A frame-range render into an intra-only segment that keeps the source pts (no audio)."""
+        return RenderConfig(decode=DecodeConfig(start=start, end=end, warmup=warmup, batch_size=1), encode=SEGMENT_ENCODE[segment_codec])
+
+
+def shot_config(shot: Shot) -> ShotConfig:
+    """Preset, overrides and model of ``shot`` (ConfigError / ModelUnavailableError when they do not resolve)."""
+    from ..presets import find_preset
+
+    preset = find_preset(shot.preset)
+    task = preset.task_config(render_size=shot.render_size, saturation=shot.saturation, temporal=shot.temporal,
+                              temporal_strength=shot.temporal_strength)
+    return ShotConfig(task, shot.model or preset.model_path(), preset.task)
