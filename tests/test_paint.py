@@ -178,3 +178,12 @@ def test_paint_recipe_trains_records_its_palette_and_the_processor_applies_it(tm
 
     missing = CliRunner().invoke(main, [str(a) for a in args[:-3]] + ["--out", str(tmp_path / "run2")])
     assert missing.exit_code == 1 and "--feature-weights" in missing.output
+
+    temporal = ["train", "temporal", "--init", tmp_path / "run" / "model.safetensors", "--style", tmp_path / "painting.png", "--data", tmp_path / "photos",
+                "--out", tmp_path / "t", "--steps", "1", "--batch", "1", "--crop", "64", "--load-size", "72", "--precision", "fp32", "-q"]
+    no_weights = CliRunner().invoke(main, [str(a) for a in temporal])
+    assert no_weights.exit_code == 1 and "--feature-weights" in no_weights.output
+    tuned = CliRunner().invoke(main, [str(a) for a in [*temporal, "--feature-weights", TFLITE]], catch_exceptions=False)
+    assert tuned.exit_code == 0, tuned.output
+    card = json.loads((tmp_path / "t" / "model.json").read_text())
+    assert card["training"]["recipe"] == "paint" and "temporal" in card["training"] and card["extra"]["palette"] == palette

@@ -165,7 +165,7 @@ def train_colorize(data, val, exclude, internal_size, load_size, widths, global_
 @click.option("--texture-weight", type=float, default=1.0, show_default=True, help="paint recipe: weight of the texture loss.")
 @click.option("--texture-transform", type=click.Choice(["none", "softmax"]), default="none", show_default=True, help="paint recipe: feature smoothing before the texture statistics.")
 @click.option("--texture-loss", type=click.Choice(["gram", "swd"]), default="gram", show_default=True, help="paint recipe: Gram matrices or sliced Wasserstein distance.")
-@click.option("--colour-weight", type=float, default=1.0, show_default=True, help="paint recipe: keep the input's low-frequency colours.")
+@click.option("--keep-colour-weight", type=float, default=1.0, show_default=True, help="paint recipe: keep the input's low-frequency colours.")
 @click.option("--edge-weight", type=float, default=1.0, show_default=True, help="paint recipe: keep the luminance edges.")
 @click.option("--tv-weight", type=float, default=0.0, show_default=True)
 @click.option("--adv-weight", type=float, help="Adversarial weight (default: 0.3 paint, 0.05 gram).")
@@ -177,7 +177,7 @@ def train_colorize(data, val, exclude, internal_size, load_size, widths, global_
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch default; 1 is fastest on a busy 2-core machine).")
 @trainer_options
 def train_stylize(style, data, val, exclude, project_splits, recipe, feature_weights, internal_size, load_size, widths, blocks, stem_kernel, separable, content_weight,
-                  style_layers, style_weight, texture_weight, texture_transform, texture_loss, colour_weight, edge_weight, tv_weight, adv_weight, d_scales,
+                  style_layers, style_weight, texture_weight, texture_transform, texture_loss, keep_colour_weight, edge_weight, tv_weight, adv_weight, d_scales,
                   vgg_weights, painter, title, year, threads, **options):
     """Train a feed-forward style generator after one painting (multi-scale PatchGAN + feature losses; see
     filmgan.train.paint for the default recipe)."""
@@ -210,7 +210,7 @@ def train_stylize(style, data, val, exclude, project_splits, recipe, feature_wei
             from .paint import PaintTask
 
             recipe_options = dict(task_class=PaintTask, features={"kind": "mobilenet-v2", "path": str(feature_weights)}, texture_weight=texture_weight,
-                                  texture_transform=texture_transform, texture_loss=texture_loss, colour_weight=colour_weight, edge_weight=edge_weight,
+                                  texture_transform=texture_transform, texture_loss=texture_loss, keep_colour_weight=keep_colour_weight, edge_weight=edge_weight,
                                   texture_layers=layers, adv_weight=0.3 if adv_weight is None else adv_weight)
         else:
             recipe_options = dict(features={"kind": "vgg16", "path": str(vgg_weights)} if vgg_weights else None, style_weight=style_weight,
@@ -240,9 +240,11 @@ def train_stylize(style, data, val, exclude, project_splits, recipe, feature_wei
 @click.option("--load-size", type=click.IntRange(32), help="Short side the photos are loaded at (default: the task's).")
 @click.option("--adv-weight", type=click.FloatRange(0.0), help="Adversarial weight of the base losses (default: the --init model's, from its card).")
 @click.option("--colour-weight", type=click.FloatRange(0.0), help="Colourfulness-matching weight of a colorize model's losses (default: the --init model's, from its card).")
+@click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The MobileNetV2 weights a paint-recipe style model was trained with (its card names the file).")
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch default).")
 @trainer_options
-def train_temporal(init, task, data, videos, val, exclude, style, temporal_weight, real_fraction, pair_batch, clip_size, pairs_per_clip, max_shift, object_shift, load_size, adv_weight, colour_weight, threads, **options):
+def train_temporal(init, task, data, videos, val, exclude, style, temporal_weight, real_fraction, pair_batch, clip_size, pairs_per_clip, max_shift, object_shift, load_size, adv_weight, colour_weight,
+                   feature_weights, threads, **options):
     """Fine-tune a colorize or style model with the temporal warp loss.
 
     \b
@@ -268,6 +270,8 @@ def train_temporal(init, task, data, videos, val, exclude, style, temporal_weigh
             overrides["adv_weight"] = adv_weight
         if colour_weight is not None:
             overrides["colour_weight"] = colour_weight
+        if feature_weights:
+            overrides["features"] = {"kind": "mobilenet-v2", "path": str(feature_weights)}
         clips = list_media(videos)[1] if videos else []
         task_obj = build_temporal_task(
             init, [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], [str(c) for c in clips], task=task, style=style,

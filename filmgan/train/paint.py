@@ -21,6 +21,7 @@ What changed from :class:`filmgan.train.stylize.StyleTask` (whose presets were c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..card import ModelCard
+from ..errors import ConfigError
 from ..models.features import feature_network
 from ..models.lab import rgb_to_lab
 from ..train.data import ImageBank, resize_short_side
@@ -71,7 +73,7 @@ def palette_of(painting: np.ndarray, size: int = 256) -> dict[str, list[float]]:
 @dataclass
 class PaintTask(StyleTask):
     texture_weight: float = 1.0
-    colour_weight: float = 1.0
+    keep_colour_weight: float = 1.0
     edge_weight: float = 1.0
     texture_layers: tuple[int, ...] = (0, 1, 2, 3)
     texture_transform: str = "none"
@@ -80,11 +82,13 @@ class PaintTask(StyleTask):
     content_layers: tuple[int, ...] = (2,)
     adv_weight: float = 0.3
 
-    CARD_OPTIONS = ("texture_weight", "colour_weight", "edge_weight", "content_weight", "adv_weight", "texture_transform", "texture_loss", "palette_full_share", "gan_mode")
+    CARD_OPTIONS = ("texture_weight", "keep_colour_weight", "edge_weight", "content_weight", "adv_weight", "texture_transform", "texture_loss", "palette_full_share", "gan_mode")
 
     def __post_init__(self) -> None:
         if not self.features or self.features.get("kind") != "mobilenet-v2":
-            raise ValueError("the paint task needs MobileNetV2 features ({'kind': 'mobilenet-v2', 'path': ...})")
+            raise ConfigError("the paint recipe needs MobileNetV2 features ({'kind': 'mobilenet-v2', 'path': ...})")
+        if not Path(self.features.get("path", "")).is_file():
+            raise ConfigError(f"the paint recipe's MobileNetV2 weights '{self.features.get('path')}' are not a file: pass --feature-weights PATH")
         self.features = {**self.features, "layers": max(max(self.texture_layers), max(self.content_layers)) + 1}
         self._features = feature_network(self.features)
         self.palette = palette_of(self.painting)
@@ -138,7 +142,7 @@ class PaintTask(StyleTask):
         colour = (F.avg_pool2d(rgb_to_lab(fake.float()), 8) - F.avg_pool2d(rgb_to_lab(x.float()), 8)).abs().mean() / 10.0
         edges = (edge_magnitude(fake) - edge_magnitude(x)).abs().mean() * 10.0
         adv = gan_loss_g(D(matched), self.gan_mode)
-        loss = self.content_weight * content + self.texture_weight * texture + self.colour_weight * colour + self.edge_weight * edges + self.adv_weight * adv
+        loss = self.content_weight * content + self.texture_weight * texture + self.keep_colour_weight * colour + self.edge_weight * edges + self.adv_weight * adv
         logs = {"content": content, "texture": texture, "colour": colour, "edges": edges, "adv": adv}
         return loss, {k: float(v.detach()) for k, v in logs.items()}
 

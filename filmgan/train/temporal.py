@@ -216,9 +216,10 @@ def base_task_class(card: ModelCard) -> type:
 
         return SemanticColorizeTask if card.arch == "mobilenet-unet-colorizer" else ColorizeTask
     if card.task == "style":
+        from .paint import PaintTask
         from .stylize import StyleTask
 
-        return StyleTask
+        return PaintTask if card.training.get("recipe") == "paint" else StyleTask
     raise ConfigError(f"temporal fine-tuning supports colorize and style models, not '{card.task}'")
 
 
@@ -276,13 +277,12 @@ def _style_base(card, style, data, val, exclude, load_size, options):
         raise ConfigError(f"fine-tuning the style model '{card.name}' needs its painting: pass --style PATH (it was trained on '{info.get('painting', '?')}')")
     if info.get("sha256") and file_digest(Path(style)) != info["sha256"]:
         raise ConfigError(f"{style} is not the painting '{info.get('painting')}' that '{card.name}' was trained on (sha256 differs)")
-    from .stylize import StyleTask
-
+    task_class = base_task_class(card)
     credits = {k: info[k] for k in ("painter", "title", "year") if k in info}
     size = card.internal_size or 360
     return build_style_task(
         style, list(data), list(val), list(exclude), internal_size=size, load_size=load_size or size, credits=credits,
-        **architecture_options(card, StyleTask), **options,
+        task_class=task_class, **architecture_options(card, task_class), **options,
     )
 
 
