@@ -9,9 +9,10 @@ What changed from :class:`filmgan.train.stylize.StyleTask` (whose presets were c
   and the discriminator see the output after its colours are matched to the painting's, so they judge
   strokes, not palette.
 * **A feature space that sees strokes**: the ImageNet MobileNetV2 (``models.mobilenet``), strides 2-16,
-  with the softmax smoothing of Wang et al. (CVPR 2021) before the Gram matrices (``train.texture``;
-  ``scripts/compare_texture_losses.py`` compares it with raw Gram, the sliced Wasserstein loss and wide
-  random filters).
+  Gram matrices of the raw activations (``train.texture``). ``scripts/compare_texture_losses.py``
+  compared them with the softmax smoothing of Wang et al. (CVPR 2021), the sliced Wasserstein loss and
+  wide random filters: raw Gram transferred strokes best by the held-out judges at the lowest cost (see
+  presets/README.md); the others stay selectable.
 * **Structure by real features**: content loss on MobileNetV2 stride-8 features (Johnson et al. 2016)
   and a luminance-edge term (Sobel magnitudes of the blurred luma), no total variation.
 * **A discriminator that paints**: the multi-scale PatchGAN sees painting crops at the stroke scale,
