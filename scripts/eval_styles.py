@@ -38,13 +38,18 @@ MOBILENET = DATA / "weights" / "mobilenet_v2_1.0_224_quant.tflite"
 SECOND_SPACE = {"kind": "random", "seed": 9876}
 
 
-def held_out_photos(photos: Path, per_part: int) -> list[np.ndarray]:
-    """``per_part`` photos spread evenly over each held-out part of the project's splits."""
-    from filmgan.train.splits import held_out
+def split_photos(photos: Path, per_part: int, split: str = "held-out") -> list[np.ndarray]:
+    """``per_part`` photos spread evenly over each part of the project's held-out (or validation) split."""
+    from filmgan.train.splits import TENTH_SETS, held_out, validation
     from filmgan.video.images import read_image
 
+    if split == "validation":
+        files = validation(photos)
+        parts = {name: [f for f in files if f.parent.name == name] for name in TENTH_SETS}
+    else:
+        parts = held_out(photos)
     chosen = []
-    for files in held_out(photos).values():
+    for files in parts.values():
         step = max(1, len(files) // per_part)
         chosen += files[::step][:per_part]
     return [read_image(p) for p in chosen]
@@ -180,6 +185,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", nargs="*", type=Path, help="model files to evaluate instead of presets (e.g. training runs)")
     ap.add_argument("--photos", type=Path, default=DATA / "photos", help="a photos/ folder laid out as ../shared/data/photos")
     ap.add_argument("--per-part", type=int, default=6, help="photos per held-out part")
+    ap.add_argument("--split", choices=["held-out", "validation"], default="held-out", help="validation: for choices (snapshots, settings); held-out: to report")
     ap.add_argument("--styles", type=Path, default=DATA / "styles")
     ap.add_argument("--mobilenet", type=Path, default=MOBILENET)
     ap.add_argument("--render-size", type=int, help="override the presets' render size")
@@ -208,7 +214,7 @@ def main(argv=None) -> int:
     else:
         presets = [find_preset(n) for n in args.presets.split(",")] if args.presets else [p for p in list_presets() if p.task == "style"]
         items = [(p.name, p.model_path(), p.task_config()) for p in presets]
-    photos = held_out_photos(args.photos, args.per_part)
+    photos = split_photos(args.photos, args.per_part, args.split)
     frames = clip_frames(args.clip, 6) if args.clip else []
     results, sheet_rows, crop_rows = {}, [], []
     if args.samples:
@@ -266,7 +272,7 @@ def print_table(results: dict, markdown: bool, count: int) -> None:
                      f"{r['edge_ssim']:.2f} / {r['min_edge_ssim']:.2f}", f"{r['reinhard_margin']:+.0%}",
                      f"{clip['detail_ratio']:.2f} / {clip['edge_ssim']:.2f}" if clip else "-", "pass" if r["pass"] else "FAIL"])
     if markdown:
-        print(f"Held-out photos: {count} (the held-out parts of filmgan.train.splits)\n")
+        print(f"Photos: {count} (filmgan.train.splits)\n")
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
         for r in rows:

@@ -65,7 +65,8 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 (av1 output) logs straight to stderr: errors only
     engine_config = EngineConfig(backend=options["backend"], precision=options["precision"], compile=options["compile_model"])
     task_config = preset.task_config(render_size=options["render_size"], saturation=options.get("saturation"),
-                                     temporal=options["temporal"], temporal_strength=options["temporal_strength"])
+                                     temporal=options["temporal"], temporal_strength=options["temporal_strength"],
+                                     palette_strength=options.get("palette_strength"), upsample=options.get("upsample"))
     encode = preset.encode_config(codec=options["codec"], crf=options["crf"], preset=options["encode_preset"], pix_fmt=options["pix_fmt"])
     config = RenderConfig(decode=DecodeConfig(batch_size=options["batch_size"], skip_corrupt=options["skip_corrupt"]), encode=encode, overwrite=options["overwrite"])
     with load_engine(options["model"] or preset.model_path(), engine_config, task=preset.task) as engine:
@@ -94,6 +95,8 @@ def colorize(inputs, preset_name, **options):
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--preset", "preset_name", required=True, help="Style preset name (see 'filmgan presets list') or .toml path.")
+@click.option("--palette-strength", type=click.FloatRange(0.0, 1.0), help="0 keeps the footage's colours, 1 takes the painting's palette (default: the preset's).")
+@click.option("--upsample", type=click.Choice(["bicubic", "guided", "detail"]), help="Render size -> frame size: bicubic, guided (edges), detail (the frame's fine detail; default: the preset's).")
 @render_options
 @handle_errors
 def stylize(inputs, preset_name, **options):
