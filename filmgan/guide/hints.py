@@ -111,17 +111,16 @@ def _hint(entry, i: int, relative: bool, origin: str) -> Hint:
     where = f"{origin}: hint {i}"
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: must be an object with x, y (or stroke) and colour, got {type(entry).__name__}")
+    _unknown(entry, _STROKE_KEYS if "stroke" in entry else _POINT_KEYS, where)
     if "colour" not in entry:
-        raise ConfigError(f"{where}: missing 'colour'{did_you_mean('colour', [k for k in entry if k not in _STROKE_KEYS | _POINT_KEYS])}")
+        raise ConfigError(f"{where}: missing 'colour'")
     limit = 1.0 if relative else None
     if "stroke" in entry:
-        _unknown(entry, _STROKE_KEYS, where)
         pts = entry["stroke"]
         if not isinstance(pts, list) or len(pts) < 2 or not all(isinstance(p, list) and len(p) == 2 for p in pts):
             raise ConfigError(f"{where}: 'stroke' must be a list of at least two [x, y] points")
         points = tuple((_coord(p[0], f"{where} stroke", limit), _coord(p[1], f"{where} stroke", limit)) for p in pts)
         return Hint(points, _colour(entry["colour"], where), _number(entry, "width", where, 3, 1), True, _frame(entry, where))
-    _unknown(entry, _POINT_KEYS, where)
     for key in ("x", "y"):
         if key not in entry:
             raise ConfigError(f"{where}: a point needs 'x' and 'y' (or a 'stroke'); '{key}' is missing")
