@@ -17,8 +17,8 @@ the processor takes ``conf * carried + (1 - conf) * network``, the network condi
 the shot's keyframes (:mod:`filmgan.guide.reference`), so where the propagation is unsure the prediction
 takes over in the keyframes' colours.
 
-Backward propagation needs the frames after the current one, hence a pre-pass (:func:`track_keyframes`):
-it decodes the frames once at the render size (grey, for flow), finds the cuts, runs both propagations and
+Backward propagation needs the frames after the current one, hence a pre-pass (:func:`track_frames`):
+it decodes the frames once at the render size (grey, for flow; ``guide.build.track_video``), finds the cuts, runs both propagations and
 keeps the result per frame in a temporary memory-mapped file (3 float16 channels at the render size,
 ~390 kB a frame at 336x192), so memory does not grow with the shot. The render then reads frame by frame.
 A frame range (a farm chunk) is tracked from the keyframes of its shot: the pre-pass decodes from the last
