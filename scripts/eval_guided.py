@@ -67,6 +67,11 @@ def grey(rgb: np.ndarray) -> np.ndarray:
     return recombine_luminance_chroma(rgb, np.zeros(rgb.shape[:2] + (2,), np.float32))
 
 
+def fit_width(image: np.ndarray, width: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    return image if w <= width else cv2.resize(image, (width, round(h * width / w)), interpolation=cv2.INTER_AREA)
+
+
 def processor(engine, blend: bool = False) -> ColorizeProcessor:
     preset = find_preset("colorize")
     blender = FlowBlender(preset.blend_config()) if blend else None
@@ -124,7 +129,7 @@ def keyframes_part(engine, sheet: Path | None) -> None:
         print(f"<!-- {name}: {time.time() - t:.0f} s -->", file=sys.stderr, flush=True)
         if sheet is not None and n == 0:
             rows = [np.concatenate([r["src"][i], r["outs"]["auto"][i], r["outs"]["guided"][i], truth[i]], axis=1) for i in (0, 24, 48, 96)]
-            write_image(sheet, np.concatenate(rows, axis=0))
+            write_image(sheet, fit_width(np.concatenate(rows, axis=0), 1600))
     m = {k: float(np.mean(v)) for k, v in pooled.items()}
     print(f"| **mean** | {m['a1']:.2f} | {m['g1']:.2f} | **{100 * (1 - m['g1'] / m['a1']):.0f} %** (bar 40 %) | {m['a2']:.2f} | {m['g2']:.2f} | "
           f"**{100 * (1 - m['g2'] / m['a2']):.0f} %** (bar 20 %) | {m['wa']:.2e} | {m['wg']:.2e} ({m['wg'] / m['wa']:.2f}x; bar <= 1) |")
