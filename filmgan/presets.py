@@ -14,6 +14,10 @@ Schema (every key but ``task`` and ``model`` is optional)::
     upsample = "detail"          # style: bicubic | guided | detail (render size -> frame size)
     [temporal]                   # fields of config.BlendConfig
     [encode]                     # fields of config.EncodeConfig
+    [guide]                      # colorize only (filmgan.guide); paths relative to this file
+    references = ["period.jpg"]  # reference palettes
+    keyframes = {120 = "f120.png"}   # coloured keyframes by frame number (a preset made for one shot)
+    hints = "hints.json"         # local colour hints
     [credits]                    # free text: painter, title, year, source, licence
 """
 
@@ -28,8 +32,9 @@ from .config import BlendConfig, ColorizeConfig, EncodeConfig, StylizeConfig, Ta
 from .errors import ConfigError, ModelUnavailableError
 
 PRESET_TASKS = ("colorize", "style")
-TOP_LEVEL_KEYS = ("description", "task", "model", "render_size", "palette_strength", "upsample", "temporal", "encode", "credits")
+TOP_LEVEL_KEYS = ("description", "task", "model", "render_size", "palette_strength", "upsample", "temporal", "encode", "credits", "guide")
 STYLE_ONLY_KEYS = ("palette_strength", "upsample")
+GUIDE_KEYS = ("references", "keyframes", "hints")
 PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_DIR = PACKAGE_DIR / "weights"
 
@@ -58,6 +63,7 @@ class Preset:
     temporal: dict[str, Any] = field(default_factory=dict)
     encode: dict[str, Any] = field(default_factory=dict)
     credits: dict[str, Any] = field(default_factory=dict)
+    guide: dict[str, Any] = field(default_factory=dict)
 
     def model_path(self) -> Path:
         """The model file: relative to the preset file, or a model shipped in ``filmgan/weights``."""
@@ -88,8 +94,26 @@ class Preset:
                                    ("upsample", upsample or self.upsample)) if v is not None}
         return StylizeConfig(render_size=size, blend=blend, **style)
 
+    def guide_spec(self, references=None, keyframes=None, hints=None):
+        """The guidance (``filmgan.guide.GuideSpec``): each flag given (references and keyframes as given on
+        the command line, ``'N=path'``) replaces the preset's; the preset's paths are relative to its file."""
+        from .guide import GuideSpec
+        from .guide.keyframes import Keyframe, parse_keyframe
+
+        here = self.path.parent
+        refs = tuple(Path(r) for r in references) if references else tuple(here / r for r in self.guide.get("references", ()))
+        if keyframes:
+            keys = tuple(parse_keyframe(k) for k in keyframes)
+        else:
+            keys = tuple(Keyframe(int(n), here / p) for n, p in self.guide.get("keyframes", {}).items())
+        hint_file = Path(hints) if hints else (here / self.guide["hints"] if "hints" in self.guide else None)
+        spec = GuideSpec(refs, keys, hint_file)
+        if spec and self.task != "colorize":
+            raise ConfigError(f"preset '{self.name}': references, keyframes and hints apply to colorize presets only")
+        return spec
+
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "task": self.task, "model": self.model, "description": self.description, "path": str(self.path), "render_size": self.render_size, "palette_strength": self.palette_strength, "upsample": self.upsample, "temporal": self.temporal, "encode": self.encode, "credits": self.credits}
+        return {"name": self.name, "task": self.task, "model": self.model, "description": self.description, "path": str(self.path), "render_size": self.render_size, "palette_strength": self.palette_strength, "upsample": self.upsample, "temporal": self.temporal, "encode": self.encode, "credits": self.credits, "guide": self.guide}
 
 
 def _fail(path: Path, message: str) -> ConfigError:
@@ -120,6 +144,8 @@ def load_preset_file(path: str | Path) -> Preset:
         if cls is not None and table in data:
             check_keys(data[table], cls, f"preset {path} [{table}]")
             _check_values(path, table, cls, data[table])
+    if "guide" in data:
+        _check_guide(path, data["guide"])
     return Preset(
         name=path.stem,
         path=path.resolve(),
@@ -132,6 +158,7 @@ def load_preset_file(path: str | Path) -> Preset:
         temporal=dict(data.get("temporal", {})),
         encode=dict(data.get("encode", {})),
         credits=dict(data.get("credits", {})),
+        guide=dict(data.get("guide", {})),
     )
 
 
@@ -148,6 +175,25 @@ def _check_style_keys(path: Path, data: dict[str, Any]) -> None:
     upsample = data.get("upsample", "bicubic")
     if upsample not in UPSAMPLERS:
         raise _fail(path, f"'upsample' must be one of {', '.join(UPSAMPLERS)}, got {upsample!r}{did_you_mean(str(upsample), UPSAMPLERS)}")
+
+
+def _check_guide(path: Path, guide: Any) -> None:
+    """[guide]: references a list of paths, keyframes a table of frame number -> path, hints a path."""
+    if not isinstance(guide, dict):
+        raise _fail(path, "[guide] must be a table")
+    for key, value in guide.items():
+        if key not in GUIDE_KEYS:
+            raise _fail(path, f"[guide] unknown key '{key}'{did_you_mean(key, GUIDE_KEYS)}")
+        if key == "references" and not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+            raise _fail(path, f"[guide] references must be a list of image paths, got {value!r}")
+        if key == "hints" and not isinstance(value, str):
+            raise _fail(path, f"[guide] hints must be a path, got {value!r}")
+        if key == "keyframes":
+            if not isinstance(value, dict) or not value:
+                raise _fail(path, f"[guide] keyframes must be a table of frame number = \"image path\", got {value!r}")
+            for n, image in value.items():
+                if not n.isdigit() or not isinstance(image, str):
+                    raise _fail(path, f"[guide] keyframes: '{n}' = {image!r} is not a frame number = \"image path\"")
 
 
 _TYPE_NAMES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}

@@ -174,7 +174,7 @@ def cost_720p(proc, blend: BlendConfig, frames: np.ndarray) -> dict:
     proc.blender = None
     proc.colorize(bw[:1])  # warm-up
     _, t_proc = per_frame(proc.colorize, bw)
-    small, L = proc.network_input(bw)
+    small, L, _ = proc.network_input(bw)
     ab = proc.engine.run(L[:BATCH])
     start = time.perf_counter()
     for _ in range(3):

@@ -146,6 +146,10 @@ class EngineBase:
     """Lifetime shared by the backends: ``with engine: ...`` closes it; a closed engine refuses to run."""
 
     closed = False
+    # The ab bins (Q, 2; Lab units) of a model that accepts a colour prior (``run(x, log_prior=...)``,
+    # filmgan.guide), else None. Only the torch backend runs the prior so far: the exported graphs have the
+    # one L input.
+    prior_bins: np.ndarray | None = None
 
     def close(self) -> None:
         self.closed = True

@@ -8,11 +8,13 @@ applied per input shape (a video has one shape, so it compiles once).
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import require
+from ..errors import InputError, require
+from ..video.color import AB_SCALE
 from .base import EngineBase, EngineConfig, InputSpec
 
 
@@ -39,6 +41,9 @@ class TorchEngine(EngineBase):
         self._compiled: dict[tuple, object] = {}
         self._compile = compile
         self.input_spec = InputSpec.from_card(self.card)
+        bins = getattr(self.model, "bins", None)  # the semantic colorizer's ab bins (normalised)
+        if bins is not None and "log_prior" in inspect.signature(self.model.forward).parameters:
+            self.prior_bins = bins.float().cpu().numpy() * AB_SCALE
 
     @classmethod
     def from_config(cls, model_path: str | Path, config: EngineConfig, task: str | None = None) -> "TorchEngine":
@@ -57,14 +62,21 @@ class TorchEngine(EngineBase):
             self._compiled[shape] = self._torch.compile(self.model, dynamic=False)
         return self._compiled[shape]
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray, log_prior: np.ndarray | None = None) -> np.ndarray:
+        """The model on ``x``; ``log_prior`` (N or 1, Q[, K]) conditions a colorizer's decode (see ``prior_bins``
+        and ``filmgan.models.semantic.prior_at``)."""
         self._check_open()
         torch = self._torch
         inp = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
         if self.channels_last and inp.ndim == 4:
             inp = inp.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self._dtype, enabled=self._dtype is not None):
-            out = self._fn(tuple(inp.shape))(inp)
+            if log_prior is None:
+                out = self._fn(tuple(inp.shape))(inp)
+            else:
+                if self.prior_bins is None or log_prior.ndim not in (2, 3) or log_prior.shape[1] != len(self.prior_bins):
+                    raise InputError(f"model '{self.card.name}' takes no colour prior of shape {log_prior.shape}")
+                out = self.model(inp, torch.from_numpy(np.ascontiguousarray(log_prior, dtype=np.float32)).to(self.device))
         return out.float().cpu().numpy()
 
 

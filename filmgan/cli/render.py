@@ -63,7 +63,11 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     # Set before the backend imports torch; an explicit OMP_WAIT_POLICY is left alone.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 (av1 output) logs straight to stderr: errors only
-    engine_config = EngineConfig(backend=options["backend"], precision=options["precision"], compile=options["compile_model"])
+    guide_spec = preset.guide_spec(references=options.get("reference"), keyframes=options.get("keyframe"), hints=options.get("hints"))
+    backend = options["backend"]
+    if guide_spec.needs_prior and backend == "auto":
+        backend = "torch"  # only the torch backend conditions the network on a palette (filmgan.guide)
+    engine_config = EngineConfig(backend=backend, precision=options["precision"], compile=options["compile_model"])
     task_config = preset.task_config(render_size=options["render_size"], saturation=options.get("saturation"),
                                      temporal=options["temporal"], temporal_strength=options["temporal_strength"],
                                      palette_strength=options.get("palette_strength"), upsample=options.get("upsample"))
@@ -71,8 +75,13 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     config = RenderConfig(decode=DecodeConfig(batch_size=options["batch_size"], skip_corrupt=options["skip_corrupt"]), encode=encode, overwrite=options["overwrite"])
     with load_engine(options["model"] or preset.model_path(), engine_config, task=preset.task) as engine:
         processor = build_processor(task_config, engine)
+        guide = guided(processor, guide_spec, engine, files)
         with ProgressReporter(options["quiet"] or options["as_json"]) as reporter:
-            results = run_job(files, suffix or preset.name, options["output"], processor, config, reporter.for_input)
+            try:
+                results = run_job(files, suffix or preset.name, options["output"], processor, config, reporter.for_input)
+            finally:
+                if guide is not None:
+                    guide.close()
     if options["as_json"]:
         emit_json({"ok": True, "preset": preset.name, "results": [r.to_dict() for r in results]})
     elif not options["quiet"]:
@@ -81,9 +90,30 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
             err.print(f"[green]wrote[/] {r.output}  ({r.frames} frame{'s' if r.frames != 1 else ''}, {info['fps'] or '-'} fps)")
 
 
+def guided(processor, spec, engine, files):
+    """Give the colorize processor the guide the user asked for (None when none); keyframes need one video."""
+    from ..guide import build_guide
+    from ..video.images import is_image
+
+    if not spec:
+        return None
+    video = None
+    if spec.keyframes:
+        videos = [f for f in files if not is_image(f)]
+        if len(files) != 1 or len(videos) != 1:
+            raise click.UsageError("--keyframe belongs to one video: give exactly one video input")
+        video = videos[0]
+    guide = build_guide(spec, engine.prior_bins, video, processor.render_frames)
+    processor.set_guide(guide)
+    return guide
+
+
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--preset", "preset_name", default="colorize", show_default=True, help="Colorize preset name or .toml path.")
+@click.option("--keyframe", multiple=True, metavar="N=IMAGE", help="Frame N of the video coloured by you (only its chroma is used); carried through its shot. Repeatable.")
+@click.option("--reference", multiple=True, type=click.Path(path_type=Path, dir_okay=False), help="A reference photo whose palette conditions the colours. Repeatable.")
+@click.option("--hints", type=click.Path(path_type=Path, dir_okay=False), help="A JSON file of colour points and strokes (see README, Guided colorization).")
 @click.option("--saturation", type=click.FloatRange(0.0, 3.0), help="Gain on the predicted colour (default: the model's calibrated value, see 'presets show').")
 @render_options
 @handle_errors

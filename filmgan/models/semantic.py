@@ -16,6 +16,13 @@ over quantised ab colours, decoded with the annealed mean.
   residual conv that sees L, so chroma edges follow luminance edges.
 * Confidence: where the distribution is flat (normalised entropy above ``confidence_from``), the chroma is
   pulled toward grey in proportion, instead of inventing a colour.
+* Guidance (``filmgan.guide``): an optional ``log_prior`` over the bins is added to the logits before the
+  decode, ``p'(q|pixel) ∝ p(q|pixel) · h(q|L)^β`` with ``log_prior = β log h``: a reference palette or a
+  keyframe's colours condition every pixel's distribution, and pixels whose content allows those colours
+  move to them (cf. the global hints of Zhang et al., SIGGRAPH 2017, here without retraining). Shape
+  (N, Q): one palette for the whole image; (N, Q, K): one per lightness band, the K bands splitting L's
+  0-100 evenly, interpolated linearly at each pixel's lightness (a palette's colours of dark and of light
+  pixels; cf. the luminance matching of Welsh et al., "Transferring Color to Greyscale Images", 2002).
 
 I/O contract as every colorizer: input (N, 1, H, W) L/50 - 1, output (N, 2, H, W) ab/110; H and W any size
 (padded internally to a multiple of 32). ``forward_train`` also returns the logits for the loss.
@@ -25,26 +32,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..video.color import AB_SCALE, L_SCALE
+from ..video.color import AB_SCALE, L_SCALE, gamut_bins
 from .layers import ConvNormAct
 from .mobilenet import TAP_BLOCKS, TAP_CHANNELS, MobileNetV2
-
-
-def gamut_bins(grid: int = 10) -> np.ndarray:
-    """Centres (Q, 2) of the ab grid cells that some sRGB colour falls into (Zhang et al.'s Q = 313 at
-    grid 10), from a dense sampling of the RGB cube. Deterministic: the same on every machine."""
-    from ..video.color import rgb_to_lab
-
-    v = np.linspace(0.0, 1.0, 48, dtype=np.float32)
-    rgb = np.stack(np.meshgrid(v, v, v, indexing="ij"), -1).reshape(1, -1, 3)
-    ab = rgb_to_lab(rgb)[0, :, 1:]
-    cells = np.unique(np.round(ab / grid).astype(np.int64), axis=0)
-    return (cells * grid).astype(np.float32)
 
 
 def l_to_grey_rgb(l_norm: torch.Tensor) -> torch.Tensor:
@@ -53,6 +47,20 @@ def l_to_grey_rgb(l_norm: torch.Tensor) -> torch.Tensor:
     y = torch.where(fy > 6.0 / 29.0, fy**3, (fy - 4.0 / 29.0) * 3.0 * (6.0 / 29.0) ** 2).clamp(0.0, 1.0)
     v = torch.where(y <= 0.0031308, 12.92 * y, 1.055 * y.clamp(min=1e-8) ** (1 / 2.4) - 0.055)
     return v.expand(-1, 3, -1, -1)
+
+
+def prior_at(log_prior: torch.Tensor, l_norm: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A (N, Q) or (N, Q, K) log prior as a (N, Q, h, w) map at the logits' ``size``: per lightness band
+    (K bands over L 0-100), linearly interpolated at each pixel's mean L over its logit cell."""
+    if log_prior.dim() == 2:
+        return log_prior[:, :, None, None]
+    log_prior = log_prior.expand(l_norm.shape[0], -1, -1)
+    k = log_prior.shape[-1]
+    lightness = (F.adaptive_avg_pool2d(l_norm, size) + 1.0) * L_SCALE  # (N, 1, h, w) in 0-100
+    pos = (lightness * (k / 100.0) - 0.5).clamp(0.0, k - 1.0)
+    centres = torch.arange(k, device=l_norm.device, dtype=pos.dtype)[None, :, None, None]
+    weights = (1.0 - (pos - centres).abs()).clamp(min=0.0)  # (N, K, h, w), hat functions summing to 1
+    return torch.einsum("nqk,nkhw->nqhw", log_prior, weights)
 
 
 class Up(nn.Module):
@@ -102,8 +110,9 @@ class MobileUNetColorizer(nn.Module):
         ids = {id(p) for p in enc}
         return [{"params": enc, "lr": lr * encoder_factor}, {"params": [p for p in self.parameters() if id(p) not in ids], "lr": lr}]
 
-    def forward_train(self, l_norm: torch.Tensor) -> dict[str, torch.Tensor]:
-        """{'logits': (N, Q, H/4, W/4), 'ab': (N, 2, H, W) normalised ab} for a multiple-of-32 input."""
+    def forward_train(self, l_norm: torch.Tensor, log_prior: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """{'logits': (N, Q, H/4, W/4), 'ab': (N, 2, H, W) normalised ab} for a multiple-of-32 input;
+        ``log_prior`` ((N or 1, Q) or (N or 1, Q, K), see ``prior_at``), when given, is added to the logits."""
         h = (l_to_grey_rgb(l_norm) - self.enc_mean) / self.enc_std
         skips = []
         for i, layer in enumerate(self.encoder):
@@ -115,6 +124,8 @@ class MobileUNetColorizer(nn.Module):
         for up in self.ups:
             y = up(y, skips.pop())
         logits = self.head(y)
+        if log_prior is not None:
+            logits = logits.float() + prior_at(log_prior.to(logits.device).float(), l_norm, logits.shape[-2:])
         ab = self.decode(logits)
         ab = F.interpolate(ab, size=l_norm.shape[-2:], mode="bilinear", align_corners=False)
         ab = ab + self.refine(torch.cat([l_norm, ab], 1))  # chroma edges follow the full-resolution L
@@ -131,8 +142,8 @@ class MobileUNetColorizer(nn.Module):
             ab = ab * (1.0 - ((entropy - start) / (1.0 - start)).clamp(0.0, 1.0))
         return ab
 
-    def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
+    def forward(self, l_norm: torch.Tensor, log_prior: torch.Tensor | None = None) -> torch.Tensor:
         h, w = l_norm.shape[-2:]
         ph, pw = (-h) % 32, (-w) % 32
         x = F.pad(l_norm, (0, pw, 0, ph), mode="replicate") if ph or pw else l_norm
-        return self.forward_train(x)["ab"][..., :h, :w].clamp(-1.0, 1.0)
+        return self.forward_train(x, log_prior)["ab"][..., :h, :w].clamp(-1.0, 1.0)

@@ -8,6 +8,11 @@ depend on the output resolution. Colour input is re-colorized from its luminance
 
 Blending the chroma map itself, rather than the RGB output, keeps luminance exact and works on ~8x fewer
 pixels at 720p (DESIGN.md: "temporal blending touches chroma only").
+
+With a ``guide`` (``filmgan.guide.ColourGuide``: reference palettes, keyframes, hints) the network's decode
+is conditioned on the guide's colour prior for each frame, and the guide corrects each frame's chroma at the
+render size (keyframe propagation, hints) before the temporal blend. Frames are known by their index in
+the clip (``FrameBatch.start_index``); a still image is frame 0.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..video.color import AB_SCALE, L_SCALE, recombine_luminance_chroma, rgb_to_luminance_l
 from ..video.geometry import render_dims
 from ..video.frames import FrameBatch
@@ -35,11 +40,12 @@ def _recombine_pool() -> ThreadPoolExecutor:
 class ColorizeProcessor:
     """FrameProcessor that colorizes frames with an engine whose card says task 'colorize' (Lab)."""
 
-    def __init__(self, engine, render_size: int | None = None, blender=None, saturation: float | None = None):
+    def __init__(self, engine, render_size: int | None = None, blender=None, saturation: float | None = None, guide=None):
         card = engine.card
         if card.task not in ("colorize", "multitask") or card.color_space != "lab":
             raise CheckpointError(f"model '{card.name}' is a {card.task}/{card.color_space} model, not a Lab colorizer")
         self.engine = engine
+        self.set_guide(guide)
         self.align = engine.input_spec.alignment
         self.render_size = render_size or card.internal_size or 256
         self.blender = blender  # a temporal.blend.FlowBlender, or None for per-frame output
@@ -47,30 +53,41 @@ class ColorizeProcessor:
         self.saturation = float(saturation if saturation is not None else card.extra.get("saturation", 1.0))
         self._finisher = OneBehind()
 
-    def colorize(self, frames: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 colorized."""
-        return self._finish(frames, *self._predict(frames))
+    def set_guide(self, guide) -> None:
+        """Steer the colours with a ``filmgan.guide.ColourGuide`` (None: automatic)."""
+        if guide is not None and guide.needs_prior and getattr(self.engine, "prior_bins", None) is None:
+            raise ConfigError(f"reference palettes and keyframes condition the network's colour distribution: the {self.engine.name} "
+                              f"engine of '{self.engine.card.name}' takes no colour prior (use --backend torch with a semantic colorizer)")
+        self.guide = guide
 
-    def network_input(self, frames: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """The frames at the render size (what the blender sees) and the network's input for them: their
-        normalised Lab L, (N, 1, h, w) float32."""
-        h, w = frames.shape[1:3]
+    def colorize(self, frames: np.ndarray, start_index: int = 0) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 colorized (frames ``start_index`` ... of their clip)."""
+        prepared = self.network_input(frames, start_index)
+        return self._finish(frames, prepared, self.infer(prepared))
+
+    def render_frames(self, frames) -> list[np.ndarray]:
+        """The frames (RGB uint8) at the render size: what the network, the blender and the guide see."""
+        h, w = frames[0].shape[:2]
         rw, rh = render_dims(w, h, self.render_size, multiple=self.align)
-        small = [cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames]
+        return [cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames]
+
+    def network_input(self, frames: np.ndarray, start_index: int = 0) -> tuple[list[np.ndarray], np.ndarray, range]:
+        """The frames at the render size, the network's input for them (their normalised Lab L,
+        (N, 1, h, w) float32) and their indices in the clip."""
+        small = self.render_frames(frames)
         L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
-        return small, L.astype(np.float32)
+        return small, L.astype(np.float32), range(start_index, start_index + len(small))
 
-    def _predict(self, frames: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """The frames at the render size and the network's ab for them, (N, 2, h, w) in Lab units."""
-        prepared = self.network_input(frames)
-        return prepared[0], self.infer(prepared)
-
-    def _finish(self, frames: np.ndarray, small: list[np.ndarray], ab: np.ndarray) -> np.ndarray:
-        """Blend (in frame order: the blender carries its state), upsample and recombine with the source L."""
+    def _finish(self, frames: np.ndarray, prepared: tuple, ab: np.ndarray) -> np.ndarray:
+        """Guide, blend (in frame order: the blender carries its state), upsample and recombine with the
+        source L."""
+        small, L, indices = prepared
         h, w = frames.shape[1:3]
         chroma = []
         for i in range(len(frames)):
             ab_small = np.ascontiguousarray(ab[i].transpose(1, 2, 0))
+            if self.guide is not None:
+                ab_small = self.guide.apply(indices[i], (w, h), (L[i, 0] + 1.0) * L_SCALE, ab_small)
             if self.blender is not None:
                 ab_small = self.blender.blend_frame(small[i], ab_small)
             chroma.append(cv2.resize(ab_small, (w, h), interpolation=cv2.INTER_LINEAR))
@@ -79,20 +96,24 @@ class ColorizeProcessor:
         return np.stack(list(_recombine_pool().map(recombine_luminance_chroma, frames, chroma)))
 
     # -- the task steps of pipeline.render ------------------------------------------------------------
-    def prepare(self, batch: FrameBatch) -> tuple[list[np.ndarray], np.ndarray]:
-        return self.network_input(batch.frames)
+    def prepare(self, batch: FrameBatch) -> tuple[list[np.ndarray], np.ndarray, range]:
+        return self.network_input(batch.frames, batch.start_index)
 
-    def infer(self, prepared: tuple[list[np.ndarray], np.ndarray]) -> np.ndarray:
-        return self.engine.run(prepared[1]) * (AB_SCALE * self.saturation)
+    def infer(self, prepared: tuple[list[np.ndarray], np.ndarray, range]) -> np.ndarray:
+        """The network's ab (N, 2, h, w) in Lab units, conditioned on the guide's priors when it has any."""
+        prior = self.guide.log_priors(prepared[2]) if self.guide is not None else None
+        out = self.engine.run(prepared[1]) if prior is None else self.engine.run(prepared[1], log_prior=prior)
+        return out * (AB_SCALE * self.saturation)
 
-    def finish(self, batch: FrameBatch, prepared: tuple[list[np.ndarray], np.ndarray], ab: np.ndarray) -> list[FrameBatch]:
-        return [batch.with_frames(self._finish(batch.frames, prepared[0], ab))]
+    def finish(self, batch: FrameBatch, prepared: tuple[list[np.ndarray], np.ndarray, range], ab: np.ndarray) -> list[FrameBatch]:
+        return [batch.with_frames(self._finish(batch.frames, prepared, ab))]
 
     # -- as a FrameProcessor (still images, callers without the pipeline) ------------------------------
     def process(self, batch: FrameBatch) -> Iterable[FrameBatch]:
         """Batch k's network runs here while batch k-1 is finished in a worker thread; returns batch k-1."""
-        small, ab = self._predict(batch.frames)
-        return self._finisher.submit(lambda: batch.with_frames(self._finish(batch.frames, small, ab)))
+        prepared = self.prepare(batch)
+        ab = self.infer(prepared)
+        return self._finisher.submit(lambda: batch.with_frames(self._finish(batch.frames, prepared, ab)))
 
     def flush(self) -> Iterable[FrameBatch]:
         return self._finisher.drain()

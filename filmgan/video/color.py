@@ -140,3 +140,14 @@ def _shrink_into_gamut(y: np.ndarray, fy: np.ndarray, ab: np.ndarray, steps: int
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
     return np.clip(_linear_rgb_from_y_ab(y, fy, ab, lo), 0.0, 1.0)
+
+
+def gamut_bins(grid: int = 10) -> np.ndarray:
+    """Centres (Q, 2) of the ab grid cells that some sRGB colour falls into (Zhang et al.'s Q = 313 at
+    grid 10; 261 with this Lab), from a dense sampling of the RGB cube. Deterministic: the same on every
+    machine. The semantic colorizer's output bins, and the bins of a guide's colour histograms."""
+    v = np.linspace(0.0, 1.0, 48, dtype=np.float32)
+    rgb = np.stack(np.meshgrid(v, v, v, indexing="ij"), -1).reshape(1, -1, 3)
+    ab = rgb_to_lab(rgb)[0, :, 1:]
+    cells = np.unique(np.round(ab / grid).astype(np.int64), axis=0)
+    return (cells * grid).astype(np.float32)

@@ -1,0 +1,64 @@
+"""What the colorize task asks of the guidance: a colour prior per frame, and a correction of the chroma.
+
+:class:`ColourGuide` bundles reference palettes, a keyframe track and local hints for one render. The
+processor calls :meth:`ColourGuide.log_priors` before the network (the engine conditions its decode on
+them) and :meth:`ColourGuide.apply` on each frame's chroma at the render size, before temporal blending.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .hints import HintSet, rasterise
+from .keyframes import KeyframeTrack
+from .propagate import SpreadConfig, spread
+from .reference import Palette
+
+
+class ColourGuide:
+    """Reference ``palette``, keyframe ``track`` and ``hints`` (each optional) for one render."""
+
+    def __init__(self, palette: Palette | None = None, track: KeyframeTrack | None = None, hints: HintSet | None = None,
+                 spread_config: SpreadConfig | None = None):
+        self.palette = palette
+        self.track = track
+        self.hints = hints
+        self.spread_config = spread_config or SpreadConfig()
+
+    @property
+    def needs_prior(self) -> bool:
+        return self.palette is not None or self.track is not None
+
+    def _palette(self, index: int) -> Palette | None:
+        found = [p for p in (self.palette, self.track.palette(index) if self.track else None) if p is not None]
+        if len(found) < 2:
+            return found[0] if found else None
+        return Palette(np.mean([p.hist for p in found], axis=0), found[0].config)  # references and keyframes alike
+
+    def log_priors(self, indices: Sequence[int]) -> np.ndarray | None:
+        """The engine's ``log_prior`` for frames ``indices`` (a zero prior for frames without one), or None."""
+        priors = [p.log_prior() if p is not None else None for p in map(self._palette, indices)]
+        known = [p for p in priors if p is not None]
+        if not known:
+            return None
+        return np.concatenate([p if p is not None else np.zeros_like(known[0]) for p in priors])
+
+    def apply(self, index: int, source_size: tuple[int, int], lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """Frame ``index``'s chroma (h, w, 2) at the render size after keyframes and hints; ``lightness`` is
+        its L (h, w), ``source_size`` the frame's (W, H)."""
+        carried = self.track.read(index) if self.track is not None else None
+        if carried is not None:
+            ab_key, conf = carried
+            ab = conf[..., None] * ab_key + (1.0 - conf[..., None]) * ab
+        hints = self.hints.for_frame(index) if self.hints else ()
+        if hints:
+            h, w = lightness.shape
+            hint_ab, mask = rasterise(hints, source_size, (w, h), self.hints.relative)
+            ab = ab + spread(lightness, (hint_ab - ab) * mask[..., None], mask, self.spread_config)
+        return np.ascontiguousarray(ab, np.float32)
+
+    def close(self) -> None:
+        if self.track is not None:
+            self.track.close()

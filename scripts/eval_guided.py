@@ -1,0 +1,258 @@
+"""Issue 18's bars for guided colorization, printed as README tables (markdown), through the real path
+(``ColorizeProcessor`` with a ``filmgan.guide.ColourGuide``, the torch engine, the colorize preset's render
+size and temporal blending).
+
+* ``--part keyframes``: the 6 clips of ``CLIPS`` (first 97 frames, scaled to a short side of 360 px, made
+  grey); frame 0's true colour is the keyframe. Mean CIEDE2000 ΔE to the true colour over frames 1-48 and
+  49-96, automatic against keyframe-guided, and the warping error E_warp (Lai et al.; flow on the grey
+  source) of both. ``--sheet`` writes grey | automatic | keyframe-guided | truth at frames 0, 24, 48, 96 of
+  the first clip.
+* ``--part reference``: the held-out photos of the sets with a content class (``intel_scenes``: scene type
+  from the file name; ``utkface_faces``: faces; ``stargan_v2_faces_animals``: CelebA-HQ faces, AFHQ cat,
+  dog, wild). The *other* reference is the training-part photo of the same class whose grey image is
+  nearest in the colorizer's own encoder features (global average of the MobileNetV2 stride-32
+  features) -- what a colourist does when picking a similar photo, decided on the grey images only, never
+  on the target's colours. The *own* reference is the photo itself. ΔE: automatic, other, own.
+* ``--part hints``: every held-out photo (bsds500_test and the tenth of each new set), 10 random points
+  (seeded per photo) with the true colour of their pixel; ΔE automatic against hinted.
+* ``--split validation`` runs the photo parts on the validation split instead (for choosing settings).
+
+    python scripts/eval_guided.py --part keyframes --sheet docs/guided_keyframes.jpg
+    python scripts/eval_guided.py --part reference
+    python scripts/eval_guided.py --part hints [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from filmgan.backends.torch_backend import TorchEngine  # noqa: E402
+from filmgan.guide import ColourGuide  # noqa: E402
+from filmgan.guide.build import DEFAULT_PALETTE  # noqa: E402
+from filmgan.guide.hints import Hint, HintSet  # noqa: E402
+from filmgan.guide.keyframes import Keyframe, track_frames  # noqa: E402
+from filmgan.guide.reference import Palette  # noqa: E402
+from filmgan.metrics.flicker import WarpErrors  # noqa: E402
+from filmgan.metrics.image import delta_e  # noqa: E402
+from filmgan.presets import find_preset  # noqa: E402
+from filmgan.processors.colorize import ColorizeProcessor  # noqa: E402
+from filmgan.temporal.blend import FlowBlender  # noqa: E402
+from filmgan.train import splits  # noqa: E402
+from filmgan.video.color import recombine_luminance_chroma, rgb_to_luminance_l  # noqa: E402
+from filmgan.video.images import read_image, write_image  # noqa: E402
+
+DATA = ROOT.parent / "shared/data"
+MODEL = ROOT / "filmgan/weights/colorize-v5.safetensors"
+# Fixed before measuring: clips of >= 97 frames without a cut in them, of varied content (a dog on a lawn,
+# cups on a table, a juggler, a car on a road, a rabbit and a watermelon, a teddy bear). cotracker_pillow
+# was used to look at the propagation while building it, so it is not among them.
+CLIPS = ("sam2_01_dog", "sam2_02_cups", "sam2_05_juggle", "propainter_running_car", "tuneavideo_rabbit-watermelon", "cotracker_teddy")
+FRAMES = 97
+REFERENCE_SETS = ("intel_scenes", "utkface_faces", "stargan_v2_faces_animals")
+HINTS_PER_PHOTO = 10
+
+
+def grey(rgb: np.ndarray) -> np.ndarray:
+    return recombine_luminance_chroma(rgb, np.zeros(rgb.shape[:2] + (2,), np.float32))
+
+
+def fit_width(image: np.ndarray, width: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    return image if w <= width else cv2.resize(image, (width, round(h * width / w)), interpolation=cv2.INTER_AREA)
+
+
+def processor(engine, blend: bool = False) -> ColorizeProcessor:
+    preset = find_preset("colorize")
+    blender = FlowBlender(preset.blend_config()) if blend else None
+    return ColorizeProcessor(engine, render_size=preset.render_size, blender=blender)
+
+
+# -- keyframes ------------------------------------------------------------------------------------------
+
+def read_clip(name: str, frames: int = FRAMES, short: int = 360) -> np.ndarray:
+    out = []
+    with av.open(str(DATA / "videos/clips" / f"{name}.mp4")) as c:
+        for f in c.decode(video=0):
+            a = f.to_ndarray(format="rgb24")
+            h, w = a.shape[:2]
+            s = short / min(h, w)
+            out.append(cv2.resize(a, (round(w * s) // 2 * 2, round(h * s) // 2 * 2), interpolation=cv2.INTER_AREA))
+            if len(out) == frames:
+                break
+    if len(out) < frames:
+        raise SystemExit(f"{name}: only {len(out)} frames")
+    return np.stack(out)
+
+
+def run_clip(engine, truth: np.ndarray) -> dict:
+    src = np.stack([grey(f) for f in truth])
+    outs = {}
+    auto = processor(engine, blend=True)
+    outs["auto"] = np.stack([auto.colorize(src[i: i + 1], i)[0] for i in range(len(src))])
+    guided = processor(engine, blend=True)
+    track = track_frames(guided.render_frames(src), 0, [Keyframe(0, Path("frame0"))], {0: truth[0]},
+                         (src.shape[2], src.shape[1]), None, DEFAULT_PALETTE, engine.prior_bins)
+    guided.set_guide(ColourGuide(track=track))
+    outs["guided"] = np.stack([guided.colorize(src[i: i + 1], i)[0] for i in range(len(src))])
+    track.close()
+    warp = WarpErrors(("auto", "guided"))
+    for i in range(len(src)):
+        warp.update(src[i], {k: v[i] for k, v in outs.items()})
+    de = {k: np.array([delta_e(truth[i], v[i]) for i in range(1, len(src))]) for k, v in outs.items()}
+    return {"outs": outs, "src": src, "de": de, "warp": warp.values}
+
+
+def keyframes_part(engine, sheet: Path | None) -> None:
+    print("| clip | ΔE 1-48 auto | ΔE 1-48 keyframe | below auto | ΔE 49-96 auto | ΔE 49-96 keyframe | below auto | E_warp auto | E_warp keyframe |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    pooled = {k: [] for k in ("a1", "g1", "a2", "g2", "wa", "wg")}
+    for n, name in enumerate(CLIPS):
+        t = time.time()
+        truth = read_clip(name)
+        r = run_clip(engine, truth)
+        a1, g1, a2, g2 = r["de"]["auto"][:48].mean(), r["de"]["guided"][:48].mean(), r["de"]["auto"][48:].mean(), r["de"]["guided"][48:].mean()
+        for k, v in zip(pooled, (a1, g1, a2, g2, r["warp"]["auto"], r["warp"]["guided"])):
+            pooled[k].append(v)
+        print(f"| {name} | {a1:.2f} | {g1:.2f} | {100 * (1 - g1 / a1):.0f} % | {a2:.2f} | {g2:.2f} | {100 * (1 - g2 / a2):.0f} % | "
+              f"{r['warp']['auto']:.2e} | {r['warp']['guided']:.2e} |", flush=True)
+        print(f"<!-- {name}: {time.time() - t:.0f} s -->", file=sys.stderr, flush=True)
+        if sheet is not None and n == 0:
+            rows = [np.concatenate([r["src"][i], r["outs"]["auto"][i], r["outs"]["guided"][i], truth[i]], axis=1) for i in (0, 24, 48, 96)]
+            write_image(sheet, fit_width(np.concatenate(rows, axis=0), 1600))
+    m = {k: float(np.mean(v)) for k, v in pooled.items()}
+    print(f"| **mean** | {m['a1']:.2f} | {m['g1']:.2f} | **{100 * (1 - m['g1'] / m['a1']):.0f} %** (bar 40 %) | {m['a2']:.2f} | {m['g2']:.2f} | "
+          f"**{100 * (1 - m['g2'] / m['a2']):.0f} %** (bar 20 %) | {m['wa']:.2e} | {m['wg']:.2e} ({m['wg'] / m['wa']:.2f}x; bar <= 1) |")
+
+
+# -- reference palettes ---------------------------------------------------------------------------------
+
+def photo_class(path: Path) -> str:
+    name = path.name
+    if name.startswith("utkface"):
+        return "face"
+    if name.startswith("afhq"):
+        return name.split("_")[2]  # afhq_ref_cat_... -> cat
+    if path.parent.name == "stargan_v2_faces_animals":
+        return "celeba"
+    return name.split("_")[0]  # intel: buildings_20057.jpg -> buildings
+
+
+def grey_features(engine, path: Path) -> np.ndarray:
+    """The colorizer encoder's global feature of the photo's grey version (unit length)."""
+    import torch
+
+    from filmgan.models.semantic import l_to_grey_rgb
+
+    small = cv2.resize(read_image(path), (128, 128), interpolation=cv2.INTER_AREA)
+    x = torch.from_numpy(rgb_to_luminance_l(small)[None, None] / 50.0 - 1.0).float()
+    m = engine.model
+    with torch.inference_mode():
+        h = (l_to_grey_rgb(x) - m.enc_mean) / m.enc_std
+        for layer in m.encoder:
+            h = layer(h)
+    v = h.mean((2, 3))[0].numpy()
+    return v / np.linalg.norm(v)
+
+
+def targets(split: str, sets) -> list[Path]:
+    photos = DATA / "photos"
+    if split == "validation":
+        return [p for p in splits.validation(photos) if p.parent.name in sets]
+    return [p for name, files in splits.held_out(photos).items() if name in sets for p in files]
+
+
+def reference_part(engine, split: str, limit: int | None) -> None:
+    photos = DATA / "photos"
+    excluded = {p for p in splits.excluded_from_training(photos) if p.is_file()}
+    pool = {}
+    for name in REFERENCE_SETS:
+        for p in splits.set_files(photos / name):
+            if p not in excluded:
+                pool.setdefault((name, photo_class(p)), []).append(p)
+    feats = {}
+    proc = processor(engine)
+    scores = {k: {} for k in ("auto", "other", "own")}
+    chosen = []
+    for path in targets(split, REFERENCE_SETS)[:limit]:
+        cands = pool[(path.parent.name, photo_class(path))]
+        for c in cands:
+            if c not in feats:
+                feats[c] = grey_features(engine, c)
+        mine = grey_features(engine, path)
+        other = max(cands, key=lambda c: float(feats[c] @ mine))
+        chosen.append((path.name, other.name))
+        truth = read_image(path)
+        for kind, ref in (("auto", None), ("other", read_image(other)), ("own", truth)):
+            proc.set_guide(None if ref is None else ColourGuide(palette=Palette.from_images([ref], engine.prior_bins, DEFAULT_PALETTE)))
+            scores[kind].setdefault(path.parent.name, []).append(delta_e(truth, proc.colorize(truth[None])[0]))
+    print("| part | photos | ΔE auto | ΔE other reference | below auto | ΔE own colours | below auto |")
+    print("|---|---|---|---|---|---|---|")
+    for part in [*scores["auto"], "pooled"]:
+        get = (lambda k: [x for v in scores[k].values() for x in v]) if part == "pooled" else (lambda k: scores[k][part])
+        a, o, w = (float(np.mean(get(k))) for k in ("auto", "other", "own"))
+        bold = "**" if part == "pooled" else ""
+        print(f"| {part} | {len(get('auto'))} | {a:.2f} | {o:.2f} | {bold}{100 * (1 - o / a):.0f} %{bold} (bar 10 %) | {w:.2f} | {bold}{100 * (1 - w / a):.0f} %{bold} (bar 40 %) |")
+    print(f"<!-- references chosen (first 5): {chosen[:5]} -->")
+
+
+# -- local hints ----------------------------------------------------------------------------------------
+
+def random_hints(truth: np.ndarray, seed: int, count: int = HINTS_PER_PHOTO) -> HintSet:
+    rng = np.random.default_rng(seed)
+    h, w = truth.shape[:2]
+    xs, ys = rng.integers(0, w, count), rng.integers(0, h, count)
+    return HintSet(tuple(Hint(((float(x), float(y)),), tuple(int(v) for v in truth[y, x]), 2.0, False) for x, y in zip(xs, ys)))
+
+
+def hints_part(engine, split: str, limit: int | None) -> None:
+    photos = DATA / "photos"
+    parts = splits.held_out(photos) if split == "heldout" else {"validation": splits.validation(photos)}
+    proc = processor(engine)
+    print("| part | photos | ΔE auto | ΔE 10 hints | below auto |")
+    print("|---|---|---|---|---|")
+    pooled = {"auto": [], "hints": []}
+    for part, files in parts.items():
+        s = {"auto": [], "hints": []}
+        for path in files[:limit]:
+            truth = read_image(path)
+            for kind, guide in (("auto", None), ("hints", ColourGuide(hints=random_hints(truth, zlib.crc32(path.name.encode()))))):
+                proc.set_guide(guide)
+                s[kind].append(delta_e(truth, proc.colorize(truth[None])[0]))
+        a, h = np.mean(s["auto"]), np.mean(s["hints"])
+        print(f"| {part} | {len(s['auto'])} | {a:.2f} | {h:.2f} | {100 * (1 - h / a):.0f} % |", flush=True)
+        for k in pooled:
+            pooled[k] += s[k]
+    a, h = np.mean(pooled["auto"]), np.mean(pooled["hints"])
+    print(f"| **pooled** | {len(pooled['auto'])} | {a:.2f} | {h:.2f} | **{100 * (1 - h / a):.0f} %** (bar 25 %) |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["keyframes", "reference", "hints"], required=True)
+    parser.add_argument("--split", choices=["heldout", "validation"], default="heldout", help="photos of the reference and hints parts")
+    parser.add_argument("--limit", type=int, help="at most this many photos (per part for hints)")
+    parser.add_argument("--sheet", type=Path, help="keyframes: write the README sheet (JPEG) here")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    with TorchEngine(MODEL, task="colorize", threads=args.threads) as engine:
+        if args.part == "keyframes":
+            keyframes_part(engine, args.sheet)
+        elif args.part == "reference":
+            reference_part(engine, args.split, args.limit)
+        else:
+            hints_part(engine, args.split, args.limit)
+
+
+if __name__ == "__main__":
+    main()
