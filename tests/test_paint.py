@@ -187,3 +187,51 @@ def test_paint_recipe_trains_records_its_palette_and_the_processor_applies_it(tm
     assert tuned.exit_code == 0, tuned.output
     card = json.loads((tmp_path / "t" / "model.json").read_text())
     assert card["training"]["recipe"] == "paint" and "temporal" in card["training"] and card["extra"]["palette"] == palette
+
+
+# -- the shipped paint presets ----------------------------------------------------------------------------
+PAINT_PRESETS = ("starry-night", "great-wave", "rhone", "te-fare")
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", PAINT_PRESETS)
+def test_shipped_paint_presets_add_texture_and_keep_colours_on_request(name):
+    """Regression guard on two held-out photos: the texture moves toward the painting's in a feature space
+    no training used (seed 9876), by more than a colour transfer; palette strength 0 keeps the photo's
+    colours (Lab means) closer than strength 1."""
+    from filmgan.backends import EngineConfig, load_engine
+    from filmgan.card import read_card
+    from filmgan.models.features import RandomFeatures
+    from filmgan.presets import find_preset
+    from filmgan.processors.stylize import StylizeProcessor
+    from filmgan.train.data import resize_short_side
+    from filmgan.train.paint import palette_of
+    from filmgan.train.stylize import to_tensor
+    from filmgan.video.images import read_image
+
+    photos_dir = DATA / "photos" / "bsds500_test"
+    if not photos_dir.is_dir():
+        pytest.skip("../shared/data/photos/bsds500_test is absent")
+    try:
+        preset = find_preset(name)
+    except ConfigError:
+        pytest.skip(f"preset {name} not shipped in this checkout")
+    card = read_card(preset.model_path())
+    painting = read_image(DATA / "styles" / card.extra["style"]["painting"])
+    engine = load_engine(preset.model_path(), EngineConfig(backend="torch", precision="fp32"), task="style")
+    photos = [resize_short_side(read_image(p), 160) for p in sorted(photos_dir.glob("*.jpg"))[:2]]
+    palette = palette_of(painting)
+    mean, std = torch.tensor(palette["lab_mean"]).view(1, 3, 1, 1), torch.tensor(palette["lab_std"]).view(1, 3, 1, 1)
+    judge = TextureTarget(RandomFeatures(9876, widths=(32, 64, 64, 64)).eval(), [to_tensor(resize_short_side(painting, 256))], (0, 1, 2, 3), "none", "gram")
+
+    def texture(rgb):
+        with torch.no_grad():
+            return float(judge.distance(reinhard_torch(to_tensor(rgb), mean, std)))
+
+    full = StylizeProcessor(engine, render_size=160, upsample="detail").stylize(np.stack(photos[:1]))[0]
+    keep = StylizeProcessor(engine, render_size=160, upsample="detail", palette_strength=0.0).stylize(np.stack(photos[:1]))[0]
+    assert texture(full) < 0.8 * texture(photos[0])
+    second = StylizeProcessor(engine, render_size=160).stylize(np.stack(photos[1:]))[0]
+    assert texture(second) < 0.8 * texture(photos[1])
+    photo_mean = lab_mean_std(photos[0])[0]
+    assert np.abs(lab_mean_std(keep)[0] - photo_mean)[1:].sum() < np.abs(lab_mean_std(full)[0] - photo_mean)[1:].sum()

@@ -74,18 +74,36 @@ class PaletteTransfer:
         self._state = (mean, std)
         return mean, std
 
+    def targets(self, frames: np.ndarray, stateful: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per frame, (source, target) Lab statistics: the frame's own (smoothed over the shot when
+        ``stateful``) and those moved ``strength`` of the way to the painting's."""
+        out = []
+        for frame in frames:
+            mean, std = self._frame_stats(frame, stateful)
+            out.append(((mean, std), (mean + self.strength * (self.mean - mean), std + self.strength * (self.std - std))))
+        return out
+
     def apply(self, frames: np.ndarray, stateful: bool = True) -> np.ndarray:
         """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 with the palette moved toward the painting's."""
         if self.strength == 0.0:
             return frames
-        out = np.empty_like(frames)
-        for i, frame in enumerate(frames):
-            mean, std = self._frame_stats(frame, stateful)
-            new_mean = mean + self.strength * (self.mean - mean)
-            new_std = std + self.strength * (self.std - std)
-            gain = new_std / std  # per channel, in Lab units; the same in the 8-bit units (a pure scale)
-            shift = (new_mean - mean * gain) * _U8_SCALE + _U8_OFFSET * (1.0 - gain)
-            lab8 = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2Lab)
-            lab8 = cv2.convertScaleAbs(lab8.astype(np.float32) * gain + shift)  # saturates to 0..255
-            out[i] = cv2.cvtColor(lab8, cv2.COLOR_Lab2RGB)
-        return out
+        return transfer(frames, self.targets(frames, stateful))
+
+    @staticmethod
+    def restore(outputs: np.ndarray, targets: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """The network's outputs (N, h, w, 3) uint8 given each frame's target statistics exactly: the
+        network adds texture but also leans toward the painting's colours, so this is what makes
+        ``strength`` 0 keep the footage's palette (and 1 the painting's)."""
+        return transfer(outputs, [(lab_mean_std(o), target) for o, (_, target) in zip(outputs, targets)])
+
+
+def transfer(frames: np.ndarray, stats: list) -> np.ndarray:
+    """Reinhard transfer of each frame from its ``(source mean, std)`` to its ``(target mean, std)``."""
+    out = np.empty_like(frames)
+    for i, (frame, ((mean, std), (new_mean, new_std))) in enumerate(zip(frames, stats)):
+        gain = new_std / std  # per channel, in Lab units; the same in the 8-bit units (a pure scale)
+        shift = (new_mean - mean * gain) * _U8_SCALE + _U8_OFFSET * (1.0 - gain)
+        lab8 = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2Lab)
+        lab8 = cv2.convertScaleAbs(lab8.astype(np.float32) * gain + shift)  # saturates to 0..255
+        out[i] = cv2.cvtColor(lab8, cv2.COLOR_Lab2RGB)
+    return out

@@ -26,7 +26,7 @@ from ..config import UPSAMPLERS
 from ..errors import CheckpointError, ConfigError
 from ..video.frames import FrameBatch
 from ..video.geometry import render_dims
-from .palette import PaletteTransfer
+from .palette import PaletteTransfer, transfer
 from .tiling import run_tiled
 
 
@@ -141,11 +141,12 @@ class StylizeProcessor:
 
     def stylize(self, frames: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 independent images -> (N, H, W, 3) uint8 stylized (no temporal blending)."""
-        small, x = self.network_input(frames, sequence=False)
-        return self._upsample(frames, small, self.infer((small, x)))
+        prepared = self.network_input(frames, sequence=False)
+        return self._upsample(frames, prepared[0], self.infer(prepared))
 
-    def network_input(self, frames: np.ndarray, sequence: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """The frames at the render size and the network's input for them: RGB [0, 1] (N, 3, h, w) float32.
+    def network_input(self, frames: np.ndarray, sequence: bool = True) -> tuple[np.ndarray, np.ndarray, list | None]:
+        """The frames at the render size, the network's input for them (RGB [0, 1] (N, 3, h, w) float32)
+        and, for models with a palette step, each frame's palette statistics (``PaletteTransfer.targets``).
 
         ``sequence``: the frames follow the previous call's in one shot (the palette statistics are then
         smoothed over time); False for independent images."""
@@ -154,16 +155,23 @@ class StylizeProcessor:
         aligned = w % self.align == 0 and h % self.align == 0
         rw, rh = (w, h) if native and aligned else render_dims(w, h, None if native else self.render_size, multiple=self.align)
         small = frames if (rw, rh) == (w, h) else np.stack([cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames])
-        coloured = small if self.palette is None else self.palette.apply(small, stateful=sequence)
-        return small, coloured.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+        if self.palette is None:
+            return small, small.transpose(0, 3, 1, 2).astype(np.float32) / 255.0, None
+        targets = self.palette.targets(small, stateful=sequence)
+        coloured = small if self.palette.strength == 0.0 else transfer(small, targets)
+        return small, coloured.transpose(0, 3, 1, 2).astype(np.float32) / 255.0, targets
 
     # -- the task steps of pipeline.render ------------------------------------------------------------
-    def prepare(self, batch: FrameBatch) -> tuple[np.ndarray, np.ndarray]:
+    def prepare(self, batch: FrameBatch) -> tuple[np.ndarray, np.ndarray, list | None]:
         return self.network_input(batch.frames)
 
     def infer(self, prepared: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """The engine's RGB output in [0, 1], (N, h, w, 3)."""
-        return np.clip(self._run(prepared[1]), 0.0, 1.0).transpose(0, 2, 3, 1)
+        y = np.clip(self._run(prepared[1]), 0.0, 1.0).transpose(0, 2, 3, 1)
+        if prepared[2] is None:
+            return y
+        restored = PaletteTransfer.restore(np.stack([_to_uint8(np.ascontiguousarray(f)) for f in y]), prepared[2])
+        return restored.astype(np.float32) * np.float32(1.0 / 255.0)
 
     def finish(self, batch: FrameBatch, prepared: tuple[np.ndarray, np.ndarray], y: np.ndarray) -> list[FrameBatch]:
         """Upsample to the frame size, then blend along the motion (in frame order) when there is a blender."""
