@@ -89,12 +89,19 @@ class PaletteTransfer:
             return frames
         return transfer(frames, self.targets(frames, stateful))
 
-    @staticmethod
-    def restore(outputs: np.ndarray, targets: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        """The network's outputs (N, h, w, 3) uint8 given each frame's target statistics exactly: the
-        network adds texture but also leans toward the painting's colours, so this is what makes
-        ``strength`` 0 keep the footage's palette (and 1 the painting's)."""
-        return transfer(outputs, [(lab_mean_std(o), target) for o, (_, target) in zip(outputs, targets)])
+    def restore(self, outputs: np.ndarray, targets: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """The network's outputs (N, h, w, 3) uint8 with their Lab statistics moved ``1 - strength`` of the
+        way to each frame's target: the network adds texture but also leans toward the painting's colours
+        whatever it is given, so this is what makes strength 0 keep the footage's palette. At strength 1
+        the network's own result is returned unchanged."""
+        if self.strength == 1.0:
+            return outputs
+        w = 1.0 - self.strength
+        stats = []
+        for out, (_, (mean, std)) in zip(outputs, targets):
+            own_mean, own_std = lab_mean_std(out)
+            stats.append(((own_mean, own_std), (own_mean + w * (mean - own_mean), own_std + w * (std - own_std))))
+        return transfer(outputs, stats)
 
 
 def transfer(frames: np.ndarray, stats: list) -> np.ndarray:

@@ -168,9 +168,9 @@ class StylizeProcessor:
     def infer(self, prepared: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """The engine's RGB output in [0, 1], (N, h, w, 3)."""
         y = np.clip(self._run(prepared[1]), 0.0, 1.0).transpose(0, 2, 3, 1)
-        if prepared[2] is None:
+        if prepared[2] is None or self.palette.strength == 1.0:
             return y
-        restored = PaletteTransfer.restore(np.stack([_to_uint8(np.ascontiguousarray(f)) for f in y]), prepared[2])
+        restored = self.palette.restore(np.stack([_to_uint8(np.ascontiguousarray(f)) for f in y]), prepared[2])
         return restored.astype(np.float32) * np.float32(1.0 / 255.0)
 
     def finish(self, batch: FrameBatch, prepared: tuple[np.ndarray, np.ndarray], y: np.ndarray) -> list[FrameBatch]:
