@@ -202,10 +202,32 @@ def _pairs(frames: Iterable[np.ndarray], reference: Iterable[np.ndarray] | None)
             yield frame, None
         return
     missing = object()
+    likeness = []
     for frame, ref in zip_longest(frames, reference, fillvalue=missing):
         if frame is missing or ref is missing:
             raise InputError("the video and its reference have different frame counts")
+        if frame.shape != ref.shape:
+            raise InputError(f"the reference is {ref.shape[1]}x{ref.shape[0]} but the video is {frame.shape[1]}x{frame.shape[0]}; "
+                             "give the source the video was made from")
+        likeness.append(layout_likeness(frame, ref))
         yield frame, ref
+    if likeness and float(np.median(likeness)) < MIN_LIKENESS:
+        raise InputError(f"the reference does not look like the video's source (layout correlation "
+                         f"{float(np.median(likeness)):.2f} < {MIN_LIKENESS}); give the source the video was made from")
+
+
+MIN_LIKENESS = 0.3  # median correlation of grey thumbnails below which a reference is not the video's source
+_THUMB = (16, 16)
+
+
+def layout_likeness(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two frames' grey 16x16 thumbnails: near 1 for a frame and its colorized or restyled
+    version (the layout survives), near 0 for unrelated pictures; 1 when both are flat."""
+    ta, tb = (cv2.resize(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), _THUMB, interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
+              for x in (a, b))
+    ta, tb = ta - ta.mean(), tb - tb.mean()
+    norm = math.sqrt(float(ta @ ta) * float(tb @ tb))
+    return 1.0 if norm < 1e-6 else float(ta @ tb) / norm
 
 
 def flicker_report(

@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 
 from ..errors import CheckpointError
-from ..video.color import AB_SCALE, L_SCALE, recombine_luminance_chroma, rgb_to_luminance_l
+from ..video.color import AB_SCALE, L_SCALE, recombine_luminance_chroma, rgb_to_luminance_l, to_uint8_from16
+from .padding import padded_dims
 from ..video.geometry import render_dims
 from ..video.frames import FrameBatch
 from .overlap import OneBehind
@@ -48,16 +49,18 @@ class ColorizeProcessor:
         self._finisher = OneBehind()
 
     def colorize(self, frames: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 colorized."""
+        """(N, H, W, 3) uint8 or uint16 -> colorized, same shape and dtype."""
         return self._finish(frames, *self._predict(frames))
 
     def network_input(self, frames: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """The frames at the render size (what the blender sees) and the network's input for them: their
         normalised Lab L, (N, 1, h, w) float32."""
         h, w = frames.shape[1:3]
-        rw, rh = render_dims(w, h, self.render_size, multiple=self.align)
+        rw, rh = padded_dims(*render_dims(w, h, self.render_size, multiple=self.align), self.align)
         small = [cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames]
         L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
+        if frames.dtype == np.uint16:  # the network and the blender work at 8-bit precision; L keeps more
+            small = [to_uint8_from16(s) for s in small]
         return small, L.astype(np.float32)
 
     def _predict(self, frames: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
