@@ -91,12 +91,12 @@ def read_image(path: str | os.PathLike, high_bit_depth: bool = False) -> np.ndar
         raise InputError(f"no such file: {path}")
     check_header_size(path)
     raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size and path.suffix.lower() in _EXIF_FORMATS:
+        check_jpeg(path)  # before libjpeg, which would print its warning and return the damaged picture
     flags = cv2.IMREAD_COLOR if path.suffix.lower() in _EXIF_FORMATS else cv2.IMREAD_UNCHANGED
     data = cv2.imdecode(raw, flags) if raw.size else None
     if data is None:
         raise InputError(f"not a readable image: {path}")
-    if path.suffix.lower() in _EXIF_FORMATS:
-        check_jpeg(path)
     data = _normalise(data, high_bit_depth)
     if data.ndim == 2:
         data = data[..., None]

@@ -334,12 +334,14 @@ def _probe_sequence(path: Path, fps: Fraction) -> ClipInfo:
     with open_input(path, fps) as container:
         stream = video_stream(container, path)
         cc = stream.codec_context
+        index, codec, width, height, pix_fmt = stream.index, cc.name, cc.width, cc.height, cc.pix_fmt
         _, _, first = _scan(container, stream, path)
-    width, height = (first.width, first.height) if first is not None else (cc.width, cc.height)
+        if first is not None:
+            width, height, pix_fmt = first.width, first.height, first.format.name
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"{path}: unusable frame size {width}x{height} (1..{MAX_DIMENSION} px)")
-    pix_fmt = first.format.name if first is not None else cc.pix_fmt or "unknown"
-    return ClipInfo(path=str(path), format="image2", stream_index=stream.index, codec=cc.name, width=width,
+    pix_fmt = pix_fmt or "unknown"
+    return ClipInfo(path=str(path), format="image2", stream_index=index, codec=codec, width=width,
                     height=height, fps=fps, time_base=1 / fps, frames=count, frames_exact=True,
                     duration=count / fps, stream_duration=count / fps, start_pts=0, pix_fmt=pix_fmt,
                     color_primaries=1, color_trc=13, colorspace=1, color_range=1, timestamps="rate",

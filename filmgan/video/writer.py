@@ -63,6 +63,37 @@ def codec_spec(encode: EncodeConfig) -> CodecSpec:
     return CODECS[encode.codec]
 
 
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+NUMERIC_PRESETS = {"libvpx-vp9": range(-8, 9), "libsvtav1": range(0, 14)}  # cpu-used / preset numbers
+
+
+def check_encode_config(encode: EncodeConfig) -> CodecSpec:
+    """ConfigError (before any work) for an unknown codec, encoder speed preset or pix_fmt."""
+    from ..config import did_you_mean
+
+    spec = codec_spec(encode)
+    if encode.preset is not None:
+        if spec.encoder in ("libx264", "libx265"):
+            if encode.preset not in X26X_PRESETS:
+                raise ConfigError(f"unknown encode preset '{encode.preset}' for {encode.codec} "
+                                  f"(choose from {', '.join(X26X_PRESETS)}){did_you_mean(encode.preset, X26X_PRESETS)}")
+        elif spec.encoder in NUMERIC_PRESETS:
+            allowed = NUMERIC_PRESETS[spec.encoder]
+            if not (encode.preset.lstrip("-").isdigit() and int(encode.preset) in allowed):
+                raise ConfigError(f"the {encode.codec} encode preset is a number from {allowed.start} (slowest) "
+                                  f"to {allowed.stop - 1}, got '{encode.preset}'")
+        else:
+            raise ConfigError(f"{encode.codec} has no encode presets (they apply to h264, h265, vp9 and av1)")
+    if encode.pix_fmt is not None:
+        try:
+            av.VideoFormat(encode.pix_fmt)
+        except (ValueError, av.error.FFmpegError) as exc:
+            known = sorted({f.name for f in av.codec.Codec(spec.encoder, "w").video_formats or ()})
+            raise ConfigError(f"unknown pix_fmt '{encode.pix_fmt}'{did_you_mean(encode.pix_fmt, known)}; "
+                              f"{encode.codec} takes: {', '.join(known)}") from exc
+    return spec
+
+
 def encoder_options(encode: EncodeConfig, spec: CodecSpec, pix_fmt: str) -> dict[str, str]:
     """FFmpeg private options for the encoder (quality, speed, GOP structure)."""
     crf = encode.crf if encode.crf is not None else spec.crf
@@ -158,7 +189,7 @@ class VideoWriter:
         self.encode = encode or EncodeConfig()
         self.source = Path(source) if source is not None else Path(info.path)
         self.overwrite, self.trim = overwrite, trim
-        self.spec = codec_spec(self.encode)
+        self.spec = check_encode_config(self.encode)
         self.pix_fmt = self.encode.pix_fmt or default_pix_fmt(self.spec, info)
         self.frames_written = 0
         self._tmp: Path | None = None
