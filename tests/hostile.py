@@ -96,3 +96,85 @@ def grey_png(path: Path, size=(40, 56), level_range=(60, 200)) -> Path:
     ramp = np.linspace(*level_range, h * w).reshape(h, w).astype(np.uint8)
     cv2.imwrite(str(path), ramp)
     return path
+
+
+def mp4_half_truncated(path: Path, frames: int = 48) -> Path:
+    """An mp4 with its index first (faststart) cut in the middle of its media data: it opens and probes,
+    but half its frames are missing."""
+    full = path.with_name("full_" + path.name)
+    with av.open(str(full), "w", options={"movflags": "faststart"}) as out:
+        vs = out.add_stream("libx264", rate=25, options={"g": "12"})
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(pattern(i, 64, 48), format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    data = full.read_bytes()
+    path.write_bytes(data[: len(data) * 6 // 10])
+    full.unlink()
+    return path
+
+
+def broken_pts_mkv(path: Path, frames: int = 12) -> Path:
+    """Intra-only video (MJPEG) in Matroska whose timestamps go backwards at frame 6 (a bad remux)."""
+    order = list(range(frames))
+    order[5], order[6] = order[6], order[5]
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("mjpeg", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuvj420p"
+        vs.codec_context.time_base = Fraction(1, 25)
+        packets = []
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(pattern(i, 64, 48), format="rgb24").reformat(format="yuvj420p")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            packets += vs.encode(frame)
+        packets += vs.encode(None)
+        for i, (packet, stamp) in enumerate(zip(packets, order)):
+            packet.pts, packet.dts = stamp + 1, i  # decode order stays monotonic; presentation jumps back
+            out.mux(packet)
+    return path
+
+
+def big_png_header(path: Path, width: int = 20000, height: int = 20000) -> Path:
+    """A PNG whose header declares 20000 x 20000 (the pixel data is cut short): only the header matters."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * (width + 1) * 4)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def gradient10(path: Path, frames: int = 4, size=(1024, 64), codec: str = "ffv1", pix_fmt: str = "yuv444p10le") -> Path:
+    """A 10-bit grey horizontal gradient (every one of the 1024 luma levels present), written from 16-bit
+    RGB so no 8-bit step is involved."""
+    width, height = size
+    ramp = (np.arange(width, dtype=np.float64) / (width - 1) * 65535).round().astype(np.uint16)
+    rgb = np.repeat(np.repeat(ramp[None, :, None], height, axis=0), 3, axis=2)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(codec, rate=25)
+        vs.width, vs.height, vs.pix_fmt = width, height, pix_fmt
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le").reformat(format=pix_fmt)
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    return path
+
+
+def tiff16_sequence(folder: Path, frames: int = 48, first: int = 1001, size=(64, 48)) -> str:
+    """``folder/shot_%04d.tif``: 16-bit grey TIFFs numbered from ``first`` (values use all 16 bits)."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    h, w = size[1], size[0]
+    y, x = np.mgrid[0:h, 0:w]
+    for k in range(frames):
+        grey = ((x * 900 + y * 37 + k * 301) % 60000 + 2000).astype(np.uint16)
+        cv2.imwrite(str(folder / f"shot_{first + k:04d}.tif"), np.dstack([grey] * 3))
+    return str(folder / "shot_%04d.tif")

@@ -60,7 +60,9 @@ def check_header_size(path: Path) -> None:
     try:
         with Image.open(path) as img:
             width, height = img.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError as exc:  # Pillow's own limit (~179 Mpixel) is below ours
+        raise InputError(f"{path}: too large to process ({exc}); at most {MAX_DIMENSION} px a side") from exc
+    except (UnidentifiedImageError, OSError, ValueError):
         return  # not a format Pillow knows, or damaged: the decoder will say
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"{path}: {width}x{height} is too large (at most {MAX_DIMENSION} px a side)")
