@@ -64,6 +64,9 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     preset = find_preset(preset_name)
     if preset.task != expected_task:
         raise click.UsageError(f"preset '{preset.name}' is a {preset.task} preset; use 'filmgan {'colorize' if preset.task == 'colorize' else 'stylize'}'")
+    encode = preset.encode_config(codec=options["codec"], crf=options["crf"], preset=options["encode_preset"], pix_fmt=options["pix_fmt"],
+                                  copy_audio=False if options["no_audio"] else None, copy_subtitles=False if options["no_subtitles"] else None)
+    check_encode_config(encode)  # settings before inputs: a bad flag fails the same way for any input
     files = expand_inputs(inputs, suffix or preset.name)
     # OpenMP threads (torch's) sleep when idle instead of spinning: a render's decode and encode threads
     # share the cores, and spinning cost ~8 % of a 720p colorize on 2 cores (3.68 -> 4.00 frames/s).
@@ -73,12 +76,9 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     engine_config = EngineConfig(backend=options["backend"], precision=options["precision"], compile=options["compile_model"])
     task_config = preset.task_config(render_size=options["render_size"], saturation=options.get("saturation"),
                                      temporal=options["temporal"], temporal_strength=options["temporal_strength"])
-    encode = preset.encode_config(codec=options["codec"], crf=options["crf"], preset=options["encode_preset"], pix_fmt=options["pix_fmt"],
-                                  copy_audio=False if options["no_audio"] else None, copy_subtitles=False if options["no_subtitles"] else None)
     fps = Fraction(options["fps"]).limit_denominator(1001) if options["fps"] else None
     decode = DecodeConfig(batch_size=options["batch_size"], skip_corrupt=options["skip_corrupt"], fps=fps)
     config = RenderConfig(decode=decode, encode=encode, overwrite=options["overwrite"])
-    check_encode_config(encode)
     with load_engine(options["model"] or preset.model_path(), engine_config, task=preset.task) as engine:
         warning = slow_precision_warning(engine)
         if warning and not (options["quiet"] or options["as_json"]):

@@ -169,7 +169,8 @@ def check_size(width: int, height: int, pix_fmt: str) -> None:
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"frame size {width}x{height} is out of range (1..{MAX_DIMENSION} px)")
     fmt = av.VideoFormat(pix_fmt)
-    if fmt.chroma_width(width) * 2 == width + 1 or fmt.chroma_height(height) * 2 == height + 1:
+    sub_x, sub_y = fmt.chroma_width(64) < 64, fmt.chroma_height(64) < 64
+    if (sub_x and width % 2) or (sub_y and height % 2):
         raise ConfigError(f"{width}x{height} has an odd side, which {pix_fmt} (chroma subsampled) cannot encode; "
                           "use pix_fmt yuv444p (--pix-fmt yuv444p) or the ffv1 codec")
 
@@ -248,6 +249,10 @@ class VideoWriter:
     def _as_output_error(self, exc: BaseException) -> BaseException:
         if isinstance(exc, (OutputError, InputError, ConfigError, ProcessorError)) or not isinstance(exc, Exception):
             return exc
+        if isinstance(exc, av.error.ArgumentError) and "avcodec_open2" in str(exc):
+            size = f"{self._stream.width}x{self._stream.height}" if self._stream is not None else "this size"
+            return ConfigError(f"the {self.encode.codec} encoder ({self.spec.encoder}) refused {size} {self.pix_fmt} "
+                               f"with these settings ({exc}); DNxHR needs at least 256x120, other codecs other sizes")
         if isinstance(exc, OSError) and exc.errno:
             return OutputError(atomic.os_error_message(exc, self.dst))
         return OutputError(f"cannot write {self.dst}: {exc.__class__.__name__}: {exc}")
