@@ -52,7 +52,7 @@ def pts_and_indices(path: Path) -> tuple[list[int], list[int]]:
 # -- 1. SIGTERM and stale partials ---------------------------------------------------------------------
 
 def test_sigterm_cleans_up_and_exits_143_with_a_json_line(tmp_path):
-    src = media.make_video(tmp_path / "long.mkv", frames=400, size=(320, 240), codec="ffv1", pix_fmt="yuv420p").path
+    src = media.make_video(tmp_path / "long.mkv", frames=150, size=(160, 120), codec="ffv1", pix_fmt="yuv420p").path
     dst = tmp_path / "out.mkv"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "filmgan", "colorize", str(src), "-o", str(dst), *ORT, "--json"],
@@ -426,3 +426,44 @@ def test_timecode_is_kept(tmp_path):
     for ext in (".mov", ".mkv"):
         assert run("colorize", src, "-o", tmp_path / f"o{ext}", *ORT, "-q").exit_code == 0
         assert json_line(run("probe", tmp_path / f"o{ext}", "--json"))["timecode"] == "01:00:00:00"
+
+
+# -- the whole corpus end to end ----------------------------------------------------------------------------
+
+CORPUS = {  # name -> (factory, expected exit code of colorize and stylize)
+    "avi_bframes.avi": (hostile.avi_bframes, 0),
+    "avi_skipped_slot.avi": (hostile.avi_skipped_slot, 0),
+    "raw.h264": (hostile.raw_h264, 0),
+    "late_start.mkv": (hostile.mkv_late_start, 0),
+    "broken_pts.mkv": (hostile.broken_pts_mkv, 1),
+    "half.mp4": (hostile.mp4_half_truncated, 1),
+    "corrupt.jpg": (hostile.corrupt_jpeg, 1),
+    "huge.png": (hostile.big_png_header, 1),
+    "grey.png": (hostile.grey_png, 0),
+    "g10.mkv": (lambda p: hostile.gradient10(p, frames=2, size=(256, 32)), 0),
+    "tiny.mkv": (lambda p: media.make_video(p, frames=3, size=(5, 7), codec="ffv1", pix_fmt="yuv444p").path, 0),
+}
+
+
+@pytest.mark.slow
+def test_the_whole_corpus_end_to_end(tmp_path):
+    """Every hostile input through colorize and stylize, one by one and then all at once as a folder: the
+    exit code each should give, a JSON line every time, never a traceback, never a partial file."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name, (factory, _) in CORPUS.items():
+        factory(folder / name)
+    hostile.mp4_edit_list(folder / "edit_list.mp4", tmp_path / "scratch.mp4")
+    expected = {**{name: code for name, (_, code) in CORPUS.items()}, "edit_list.mp4": 0}
+    for command in (("colorize",), ("stylize", "--preset", "great-wave")):
+        for name, code in expected.items():
+            out = tmp_path / "out" / command[0]
+            result = run(*command, folder / name, "-o", f"{out}/", *ORT, "--json")
+            assert result.exit_code == code, (command, name, result.output)
+            payload = json_line(result)
+            assert payload["ok"] is (code == 0)
+        result = run(*command, folder, "-o", tmp_path / "all" / command[0], *ORT, "--json", "--overwrite")
+        statuses = {Path(r["input"]).name: r["status"] for r in json_line(result)["results"]}
+        assert statuses == {name: "written" if code == 0 else "failed" for name, code in expected.items()}
+        assert result.exit_code == 1
+    assert leftovers(folder) == [] and not any(".partial-" in p.name for p in tmp_path.rglob("*"))
