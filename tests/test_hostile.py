@@ -441,7 +441,8 @@ CORPUS = {  # name -> (factory, expected exit code of colorize and stylize)
     "huge.png": (hostile.big_png_header, 1),
     "grey.png": (hostile.grey_png, 0),
     "g10.mkv": (lambda p: hostile.gradient10(p, frames=2, size=(256, 32)), 0),
-    "tiny.mkv": (lambda p: media.make_video(p, frames=3, size=(5, 7), codec="ffv1", pix_fmt="yuv444p").path, 0),
+    "tiny.mkv": (lambda p: media.make_video(p, frames=3, size=(6, 4), codec="ffv1", pix_fmt="yuv444p").path, 0),
+    "odd.mkv": (lambda p: media.make_video(p, frames=3, size=(5, 7), codec="ffv1", pix_fmt="yuv444p").path, 1),  # 4:2:0 output: refused
 }
 
 
