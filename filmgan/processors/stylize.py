@@ -23,7 +23,7 @@ from ..errors import CheckpointError, ConfigError
 from ..video.frames import FrameBatch
 from ..video.geometry import render_dims
 from ..video.color import to_uint8_from16
-from .padding import pad_to_min
+from .padding import STYLE_MIN_SIDE, pad_to_min
 from .tiling import run_tiled
 
 
@@ -145,7 +145,7 @@ class StylizeProcessor:
         out to its minimum size and the output cropped back (see ``padding``)."""
         x = prepared[1]
         h, w = x.shape[-2:]
-        y = self._run(pad_to_min(x, self.align))[..., :h, :w]
+        y = self._run(pad_to_min(x, self.align, STYLE_MIN_SIDE))[..., :h, :w]
         return np.clip(y, 0.0, 1.0).transpose(0, 2, 3, 1)
 
     def finish(self, batch: FrameBatch, prepared: tuple[np.ndarray, np.ndarray], y: np.ndarray) -> list[FrameBatch]:
