@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 MIN_SIDE = 64  # px: a stride-32 network (the colorizers' encoders) still sees a 2x2 map at its bottleneck
-STYLE_MIN_SIDE = 32  # px: the style nets downsample 4x; 8x8 at the bottom keeps reflection pads and norms valid
+STYLE_MIN_SIDE = 24  # px: the style nets downsample 4x; 6x6 at the bottom keeps reflection pads and norms valid
 
 
 def padded_dims(width: int, height: int, align: int, min_side: int = MIN_SIDE) -> tuple[int, int]:

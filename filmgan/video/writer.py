@@ -82,8 +82,7 @@ def check_encode_config(encode: EncodeConfig) -> CodecSpec:
             if not (encode.preset.lstrip("-").isdigit() and int(encode.preset) in allowed):
                 raise ConfigError(f"the {encode.codec} encode preset is a number from {allowed.start} (slowest) "
                                   f"to {allowed.stop - 1}, got '{encode.preset}'")
-        else:
-            raise ConfigError(f"{encode.codec} has no encode presets (they apply to h264, h265, vp9 and av1)")
+        # other codecs (prores, dnxhr, ffv1) have no speed presets: a preset's [encode] value is ignored there
     if encode.pix_fmt is not None:
         try:
             av.VideoFormat(encode.pix_fmt)
