@@ -206,8 +206,9 @@ def _pairs(frames: Iterable[np.ndarray], reference: Iterable[np.ndarray] | None)
     for frame, ref in zip_longest(frames, reference, fillvalue=missing):
         if frame is missing or ref is missing:
             raise InputError("the video and its reference have different frame counts")
-        if frame.shape != ref.shape:
-            raise InputError(f"the reference is {ref.shape[1]}x{ref.shape[0]} but the video is {frame.shape[1]}x{frame.shape[0]}; "
+        (fh, fw), (rh, rw) = frame.shape[:2], ref.shape[:2]
+        if abs(fw * rh - rw * fh) > max(fw, rw, fh, rh):  # another picture shape (a smaller proxy of the source is fine)
+            raise InputError(f"the reference is {rw}x{rh} but the video is {fw}x{fh} (another aspect ratio); "
                              "give the source the video was made from")
         likeness.append(layout_likeness(frame, ref))
         yield frame, ref
@@ -238,7 +239,8 @@ def flicker_report(
 ) -> dict:
     """Warping error and CDC of a video given as an iterable of RGB uint8 frames, in one pass.
 
-    ``reference`` (the source video, same frame count, any size) is where the flow is computed; without it
+    ``reference`` (the source video, same frame count and aspect ratio, any resolution; a reference whose
+    layout does not match the video's is refused) is where the flow is computed; without it
     the flow comes from ``frames``. Returns ``{"frames", "pairs", "warp_error", "flow_on", "cdc",
     "cdc_gaps"}``; the metrics are nan when the video is too short.
     """
