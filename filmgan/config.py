@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+from fractions import Fraction
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from .errors import ConfigError
 
-VIDEO_CODECS = ("h264", "h265", "prores", "ffv1", "vp9", "av1")
+VIDEO_CODECS = ("h264", "h265", "prores", "dnxhr", "ffv1", "vp9", "av1")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class DecodeConfig:
     threads: int = 0  # 0 = let FFmpeg choose
     thread_type: str = "SLICE"  # FFmpeg decoder threading: SLICE | FRAME | AUTO (see scripts/bench_pipeline.py)
     skip_corrupt: bool = False  # drop undecodable packets (keeps A/V sync by timestamps) instead of failing
+    fps: Fraction | None = None  # frame rate of an image sequence input (None: video.sequence.DEFAULT_FPS)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ Exit codes (also printed by ``filmgan --help``):
 5     the output could not be written (unwritable folder, disk full, exists without --overwrite)
 6     no model is available for the requested task
 130   interrupted (Ctrl-C); nothing is left at the destination
+143   terminated (SIGTERM, e.g. a farm scheduler stopping the job); nothing is left at the destination
 ====  ==========================================================================
 """
 
@@ -28,6 +29,10 @@ class FilmganError(Exception):
 
 class InputError(FilmganError, ValueError):
     """The input media cannot be used (missing, not media, no video, corrupt, zero frames, bad size)."""
+
+
+class CorruptMediaError(InputError):
+    """The input is damaged (undecodable data, a truncated stream, a still whose decoder reported errors)."""
 
 
 class ConfigError(FilmganError, ValueError):
@@ -66,6 +71,13 @@ class ModelUnavailableError(FilmganError, LookupError):
     exit_code = 6
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (the CLI turns the signal into this exception in the main thread). A subclass of
+    KeyboardInterrupt, so every cleanup path that handles Ctrl-C handles it the same way."""
+
+    exit_code = 143
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "bad input or configuration (media, preset, model file)",
@@ -75,6 +87,7 @@ EXIT_CODES: dict[int, str] = {
     5: "output could not be written (exists without --overwrite, unwritable, disk full)",
     6: "no model available for the requested task",
     130: "interrupted (Ctrl-C); no partial output left",
+    143: "terminated (SIGTERM); no partial output left",
 }
 
 

@@ -232,8 +232,9 @@ def find_preset(name_or_path: str) -> Preset:
     raise ConfigError(f"no preset named '{name_or_path}'{did_you_mean(name_or_path, names)}; available: {', '.join(sorted(names)) or 'none'}")
 
 
-def list_presets(strict: bool = True) -> list[Preset]:
-    """Every preset on the search path (a name found twice: the first wins). ``strict=False`` skips broken files."""
+def list_presets(strict: bool = True, broken: list[ConfigError] | None = None) -> list[Preset]:
+    """Every preset on the search path (a name found twice: the first wins). ``strict=False`` skips broken
+    files, appending their errors to ``broken`` when given (so a caller can list the rest and name them)."""
     seen: dict[str, Preset] = {}
     for directory in search_path():
         for file in sorted(directory.glob("*.toml")) if directory.is_dir() else []:
@@ -241,7 +242,9 @@ def list_presets(strict: bool = True) -> list[Preset]:
                 continue
             try:
                 seen[file.stem] = load_preset_file(file)
-            except ConfigError:
+            except ConfigError as exc:
                 if strict:
                     raise
+                if broken is not None:
+                    broken.append(exc)
     return sorted(seen.values(), key=lambda p: (p.task != "colorize", p.name))

@@ -74,8 +74,8 @@ def _engine_for(model_path: Path, backend: str, precision: str, build_missing: b
         _refuse_foreign_plans(model_path, precision)
     if build_missing:
         return builder.build(model_path, backend, precision)[0]
-    raise ModelUnavailableError(f"no {backend} {precision} engine of {model_path.name} is built; build it with: {_rebuild_command(model_path, backend, precision)} "
-                                "(or let the render build it: --build-missing)")
+    raise ModelUnavailableError(f"no {backend} {precision} engine of {model_path.name} is built; build it once with: "
+                                f"{_rebuild_command(model_path, backend, precision)}")
 
 
 def _refuse_foreign_plans(model_path: Path, precision: str) -> None:

@@ -3,9 +3,12 @@ and the progress bar. Only the CLI prints; the library reports through return va
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..errors import EXIT_CODES, FilmganError
+from ..errors import EXIT_CODES, FilmganError, Terminated
 
 err = Console(stderr=True, highlight=False)
 EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODES.items())
@@ -45,15 +48,37 @@ def fail(code: int, message: str, as_json: bool) -> None:
     sys.exit(code)
 
 
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_as_exception():
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread (like Ctrl-C raises
+    KeyboardInterrupt), so the same cleanup runs: partial outputs removed, a message, exit 143."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def handle_errors(fn):
-    """Map filmgan errors to one-line messages and exit codes; Ctrl-C to 130 (outputs are already cleaned)."""
+    """Map filmgan errors to one-line messages and exit codes; Ctrl-C to 130 and SIGTERM to 143 (outputs
+    are already cleaned)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with sigterm_as_exception():
+                return fn(*args, **kwargs)
         except FilmganError as exc:
             code, message = exc.exit_code, str(exc)
+        except Terminated:
+            code, message = 143, "terminated by SIGTERM; no partial output was left"
         except KeyboardInterrupt:
             code, message = 130, "interrupted; no partial output was left"
         fail(code, message, bool(kwargs.get("as_json")) or json_requested())

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import FilmganError
-from .common import emit_json, handle_errors
+from .common import emit_json, err, handle_errors
 
 
 @click.command()
@@ -21,7 +22,14 @@ def probe(input, as_json):
     """Show a media file's streams, frame rate, size, colour tags and rotation."""
     from ..video.probe import probe as probe_media
 
-    info = probe_media(input).to_dict()
+    from ..video.integrity import check_integrity
+
+    probed = probe_media(input)
+    problem = check_integrity(probed)
+    info = probed.to_dict()
+    info["warnings"] = [problem] if problem else []
+    if problem:
+        err.print(f"[yellow]warning:[/] {escape(problem)}", soft_wrap=True)
     if as_json:
         emit_json(info)
         return
@@ -43,14 +51,17 @@ def presets_list(as_json):
     """List the available presets."""
     from ..presets import list_presets
 
-    found = list_presets()
+    broken: list = []
+    found = list_presets(strict=False, broken=broken)
     if as_json:
-        emit_json({"ok": True, "presets": [p.summary() for p in found]})
-        return
-    table = Table("name", "task", "model", "description")
-    for p in found:
-        table.add_row(p.name, p.task, p.model, p.description)
-    Console().print(table)
+        emit_json({"ok": True, "presets": [p.summary() for p in found], "broken": [str(e) for e in broken]})
+    else:
+        table = Table("name", "task", "model", "description")
+        for p in found:
+            table.add_row(p.name, p.task, p.model, p.description)
+        Console().print(table)
+    for exc in broken:  # a malformed user preset must not hide the others: list them, name it
+        err.print(f"[yellow]warning:[/] skipped a broken preset: {escape(str(exc))}", soft_wrap=True)
 
 
 @presets.command("show")

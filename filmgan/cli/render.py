@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
+from fractions import Fraction
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from ..backends.base import BACKENDS, PRECISIONS
 from ..config import DecodeConfig, RenderConfig, VIDEO_CODECS
@@ -27,7 +30,7 @@ def common_options(fn):
 def render_options(fn):
     for option in reversed(
         [
-            click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file, or folder for several inputs. Default: INPUT.<task>.<ext> beside the input."),
+            click.option("-o", "--output", type=click.Path(), help="Output file, image sequence (out/shot_%04d.tif) or folder (several inputs, or a name ending in '/'). Default: INPUT.<task>.<ext> beside the input."),
             click.option("--model", type=click.Path(path_type=Path, dir_okay=False), help="A model file (.safetensors) instead of the preset's."),
             click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True, help="Inference backend."),
             click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True, help="auto: bf16 on CPUs with AMX/AVX512-BF16 and on GPUs, else fp32."),
@@ -37,7 +40,10 @@ def render_options(fn):
             click.option("--codec", type=click.Choice(VIDEO_CODECS), help="Video codec of the output (default h264)."),
             click.option("--crf", type=click.IntRange(0, 63), help="Constant rate factor (quality) for h264/h265/vp9/av1."),
             click.option("--encode-preset", help="Encoder speed preset (x264/x265: ultrafast ... veryslow)."),
-            click.option("--pix-fmt", help="Output pixel format, e.g. yuv420p, yuv420p10le, yuv422p10le."),
+            click.option("--pix-fmt", help="Output pixel format, e.g. yuv420p, yuv420p10le, yuv422p10le (default: 8-bit 4:2:0, or the source's bit depth and chroma layout when it is high bit depth)."),
+            click.option("--fps", type=click.FloatRange(min=0.001), help="Frame rate of an image sequence input (default 24)."),
+            click.option("--no-audio", is_flag=True, help="Leave the source's audio streams out of the output."),
+            click.option("--no-subtitles", is_flag=True, help="Leave the source's subtitle streams out of the output."),
             click.option("--temporal/--no-temporal", "temporal", default=None, help="Flow-guided temporal blending against flicker (default: on, as the preset says)."),
             click.option("--temporal-strength", type=click.FloatRange(0.0, 0.99), help="Blend strength in [0, 1): higher is steadier, lower follows the per-frame output."),
             click.option("--skip-corrupt", is_flag=True, help="Skip undecodable packets instead of failing (timestamps keep A/V sync)."),
@@ -53,11 +59,15 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     from ..jobs import expand_inputs, run_job
     from ..presets import find_preset
     from ..processors.factory import build_processor
+    from ..video.writer import check_encode_config
 
     preset = find_preset(preset_name)
     if preset.task != expected_task:
         raise click.UsageError(f"preset '{preset.name}' is a {preset.task} preset; use 'filmgan {'colorize' if preset.task == 'colorize' else 'stylize'}'")
-    files = expand_inputs(inputs)
+    encode = preset.encode_config(codec=options["codec"], crf=options["crf"], preset=options["encode_preset"], pix_fmt=options["pix_fmt"],
+                                  copy_audio=False if options["no_audio"] else None, copy_subtitles=False if options["no_subtitles"] else None)
+    check_encode_config(encode)  # settings before inputs: a bad flag fails the same way for any input
+    files = expand_inputs(inputs, suffix or preset.name)
     # OpenMP threads (torch's) sleep when idle instead of spinning: a render's decode and encode threads
     # share the cores, and spinning cost ~8 % of a 720p colorize on 2 cores (3.68 -> 4.00 frames/s).
     # Set before the backend imports torch; an explicit OMP_WAIT_POLICY is left alone.
@@ -71,9 +81,13 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     task_config = preset.task_config(render_size=options["render_size"], saturation=options.get("saturation"),
                                      temporal=options["temporal"], temporal_strength=options["temporal_strength"],
                                      palette_strength=options.get("palette_strength"), upsample=options.get("upsample"))
-    encode = preset.encode_config(codec=options["codec"], crf=options["crf"], preset=options["encode_preset"], pix_fmt=options["pix_fmt"])
-    config = RenderConfig(decode=DecodeConfig(batch_size=options["batch_size"], skip_corrupt=options["skip_corrupt"]), encode=encode, overwrite=options["overwrite"])
+    fps = Fraction(options["fps"]).limit_denominator(1001) if options["fps"] else None
+    decode = DecodeConfig(batch_size=options["batch_size"], skip_corrupt=options["skip_corrupt"], fps=fps)
+    config = RenderConfig(decode=decode, encode=encode, overwrite=options["overwrite"])
     with load_engine(options["model"] or preset.model_path(), engine_config, task=preset.task) as engine:
+        warning = slow_precision_warning(engine)
+        if warning and not (options["quiet"] or options["as_json"]):
+            err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         processor = build_processor(task_config, engine)
         guide = guided(processor, guide_spec, engine, files)
         with ProgressReporter(options["quiet"] or options["as_json"]) as reporter:
@@ -82,12 +96,48 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
             finally:
                 if guide is not None:
                     guide.close()
-    if options["as_json"]:
-        emit_json({"ok": True, "preset": preset.name, "results": [r.to_dict() for r in results]})
-    elif not options["quiet"]:
-        for r in results:
+    report_results(preset.name, results, options["as_json"], options["quiet"])
+
+
+def slow_precision_warning(engine) -> str | None:
+    """A warning when a torch engine runs fp16 (or bf16 without native support) on a CPU: it works, but
+    through reference kernels that are several times slower than fp32."""
+    device, precision = getattr(engine, "device", None), getattr(engine, "precision", None)
+    if getattr(device, "type", None) != "cpu" or precision not in ("fp16", "bf16"):
+        return None
+    from ..backends.device import cpu_has_bf16  # a torch engine: torch is loaded already
+
+    if precision == "bf16" and cpu_has_bf16():
+        return None
+    return (f"{precision} on this CPU runs through slow reference kernels (about 5x slower than fp32 here); "
+            "use --precision fp32 (or auto) unless you are checking fp16 numerics")
+
+
+def report_results(preset: str, results, as_json: bool, quiet: bool) -> None:
+    """One line per input (wrote / skipped / failed) on stderr, or the JSON result with every input's
+    outcome; exit with the first failure's code when any input failed."""
+    failed = [r for r in results if r.status == "failed"]
+    code = failed[0].exit_code if failed else 0
+    message = f"{len(failed)} of {len(results)} inputs failed" if failed else None
+    if as_json:
+        payload = {"ok": not failed, "preset": preset, "results": [r.to_dict() for r in results]}
+        if failed:
+            payload.update(exit_code=code, error=message)
+        emit_json(payload)
+    for r in results:
+        if r.status == "failed":
+            err.print(f"[bold red]failed[/] {escape(r.input)}: {escape(r.error or '')}", soft_wrap=True)
+        elif quiet or as_json:
+            continue
+        elif r.status == "skipped":
+            err.print(f"[yellow]skipped[/] {escape(r.input)}: {escape(r.error or '')}", soft_wrap=True)
+        else:
             info = r.to_dict()
-            err.print(f"[green]wrote[/] {r.output}  ({r.frames} frame{'s' if r.frames != 1 else ''}, {info['fps'] or '-'} fps)")
+            extra = f", {r.skipped_frames} damaged skipped" if r.skipped_frames else ""
+            err.print(f"[green]wrote[/] {escape(r.output)}  ({r.frames} frame{'s' if r.frames != 1 else ''}{extra}, {info['fps'] or '-'} fps)")
+    if failed:
+        err.print(f"[bold red]error:[/] {message}")
+        sys.exit(code)
 
 
 def guided(processor, spec, engine, files):

@@ -21,6 +21,8 @@ import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
+import importlib
+import importlib.util
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ DISTRIBUTIONS = {
     "openvino": (("openvino",), "openvino"),
     "tensorrt": (("tensorrt", "tensorrt-cu12", "tensorrt-cu11", "tensorrt_cu12"), "trt"),
 }
+MODULES = {"torch": "torch", "ort": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt"}
 EXTENSIONS = {"ort": ".onnx", "openvino": ".onnx", "tensorrt": ".plan"}
 # CPU flags that change which kernels a runtime picks (and hence an engine's speed or numerics).
 ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
@@ -72,6 +75,15 @@ def backend_version(backend: str) -> str:
             return metadata.version(dist)
         except metadata.PackageNotFoundError:
             continue
+    # Installed under another distribution name (onnxruntime-directml, a vendor build, a source build on
+    # the path): the importable module is what counts. Its version comes from the module itself.
+    module = MODULES[backend]
+    if importlib.util.find_spec(module) is not None:
+        try:
+            return str(getattr(importlib.import_module(module), "__version__", "unknown"))
+        except Exception as exc:  # noqa: BLE001 -- present but broken: say why
+            raise BackendUnavailableError(f"the {backend} backend ({module}) is installed but does not import "
+                                          f"({exc.__class__.__name__}: {exc}); reinstall it with: pip install 'filmgan[{extra}]'") from exc
     raise BackendUnavailableError(f"the {backend} backend is not installed; install it with: pip install 'filmgan[{extra}]'")
 
 

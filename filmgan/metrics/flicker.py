@@ -202,10 +202,33 @@ def _pairs(frames: Iterable[np.ndarray], reference: Iterable[np.ndarray] | None)
             yield frame, None
         return
     missing = object()
+    likeness = []
     for frame, ref in zip_longest(frames, reference, fillvalue=missing):
         if frame is missing or ref is missing:
             raise InputError("the video and its reference have different frame counts")
+        (fh, fw), (rh, rw) = frame.shape[:2], ref.shape[:2]
+        if abs(fw * rh - rw * fh) > max(fw, rw, fh, rh):  # another picture shape (a smaller proxy of the source is fine)
+            raise InputError(f"the reference is {rw}x{rh} but the video is {fw}x{fh} (another aspect ratio); "
+                             "give the source the video was made from")
+        likeness.append(layout_likeness(frame, ref))
         yield frame, ref
+    if likeness and float(np.median(likeness)) < MIN_LIKENESS:
+        raise InputError(f"the reference does not look like the video's source (layout correlation "
+                         f"{float(np.median(likeness)):.2f} < {MIN_LIKENESS}); give the source the video was made from")
+
+
+MIN_LIKENESS = 0.3  # median correlation of grey thumbnails below which a reference is not the video's source
+_THUMB = (16, 16)
+
+
+def layout_likeness(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two frames' grey 16x16 thumbnails: near 1 for a frame and its colorized or restyled
+    version (the layout survives), near 0 for unrelated pictures; 1 when both are flat."""
+    ta, tb = (cv2.resize(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), _THUMB, interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
+              for x in (a, b))
+    ta, tb = ta - ta.mean(), tb - tb.mean()
+    norm = math.sqrt(float(ta @ ta) * float(tb @ tb))
+    return 1.0 if norm < 1e-6 else float(ta @ tb) / norm
 
 
 def flicker_report(
@@ -216,7 +239,8 @@ def flicker_report(
 ) -> dict:
     """Warping error and CDC of a video given as an iterable of RGB uint8 frames, in one pass.
 
-    ``reference`` (the source video, same frame count, any size) is where the flow is computed; without it
+    ``reference`` (the source video, same frame count and aspect ratio, any resolution; a reference whose
+    layout does not match the video's is refused) is where the flow is computed; without it
     the flow comes from ``frames``. Returns ``{"frames", "pairs", "warp_error", "flow_on", "cdc",
     "cdc_gaps"}``; the metrics are nan when the video is too short.
     """

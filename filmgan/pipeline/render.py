@@ -34,6 +34,8 @@ from ..video.atomic import check_destination
 from ..video.frames import FrameBatch, FrameProcessor
 from ..video.probe import ClipInfo, probe
 from ..video.reader import VideoReader
+from ..video.sequence import is_sequence
+from ..video.sequence_writer import SequenceWriter
 from ..video.writer import VideoWriter, codec_spec
 
 Progress = Callable[[int, "int | None"], None]
@@ -184,6 +186,14 @@ def _validate(config: RenderConfig) -> None:
     codec_spec(config.encode)
 
 
+def _writer(src, dst, info: ClipInfo, config: RenderConfig):
+    """A VideoWriter, or a SequenceWriter when ``dst`` is an image sequence pattern (out/shot_%04d.tif)."""
+    if is_sequence(dst):
+        return SequenceWriter(dst, info, source=src, overwrite=config.overwrite, copy_audio=config.encode.copy_audio)
+    trim = config.decode.start > 0 or config.decode.end is not None
+    return VideoWriter(dst, info, config.encode, source=src, overwrite=config.overwrite, trim=trim)
+
+
 def render(src: str | os.PathLike, dst: str | os.PathLike, task: Task | FrameProcessor,
            config: RenderConfig | None = None, progress: Progress | None = None) -> RenderResult:
     """Decode ``src``, run ``task`` on every frame of the configured range, encode ``dst``.
@@ -196,7 +206,7 @@ def render(src: str | os.PathLike, dst: str | os.PathLike, task: Task | FramePro
     """
     config = config or RenderConfig()
     _validate(config)
-    info = probe(src)
+    info = probe(src, fps=config.decode.fps)
     check_destination(dst, overwrite=config.overwrite, source=src)
     first, task = config.decode.start, as_task(task)
     reader = VideoReader(src, replace(config.decode, start=max(0, first - config.decode.warmup)), info=info)
@@ -218,7 +228,7 @@ def render(src: str | os.PathLike, dst: str | os.PathLike, task: Task | FramePro
                 progress(counts["out"], total)
         return ()
 
-    with VideoWriter(dst, info, config.encode, source=src, overwrite=config.overwrite, trim=first > 0 or config.decode.end is not None) as writer:
+    with _writer(src, dst, info, config) as writer:
         threads = [_worker(stage, "decode", None, q[0], lambda batch: _split_at(batch, first), items=iter(reader)),
                    _worker(stage, "prepare", q[0], q[1], prepare),
                    _worker(stage, "finish", q[2], q[3], lambda item: task.finish(*item), end=task.flush),

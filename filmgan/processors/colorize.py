@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
-from ..video.color import AB_SCALE, L_SCALE, recombine_luminance_chroma, rgb_to_luminance_l
+from ..video.color import AB_SCALE, L_SCALE, recombine_luminance_chroma, rgb_to_luminance_l, to_uint8_from16
+from .padding import padded_dims
 from ..video.geometry import render_dims
 from ..video.frames import FrameBatch
 from .overlap import OneBehind
@@ -61,14 +62,14 @@ class ColorizeProcessor:
         self.guide = guide
 
     def colorize(self, frames: np.ndarray, start_index: int = 0) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N, H, W, 3) uint8 colorized (frames ``start_index`` ... of their clip)."""
+        """(N, H, W, 3) uint8 or uint16 -> colorized, same shape and dtype (frames ``start_index`` ... of their clip)."""
         prepared = self.network_input(frames, start_index)
         return self._finish(frames, prepared, self.infer(prepared))
 
     def render_frames(self, frames) -> list[np.ndarray]:
         """The frames (RGB uint8) at the render size: what the network, the blender and the guide see."""
         h, w = frames[0].shape[:2]
-        rw, rh = render_dims(w, h, self.render_size, multiple=self.align)
+        rw, rh = padded_dims(*render_dims(w, h, self.render_size, multiple=self.align), self.align)
         return [cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames]
 
     def network_input(self, frames: np.ndarray, start_index: int = 0) -> tuple[list[np.ndarray], np.ndarray, range]:
@@ -76,6 +77,8 @@ class ColorizeProcessor:
         (N, 1, h, w) float32) and their indices in the clip."""
         small = self.render_frames(frames)
         L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
+        if small[0].dtype == np.uint16:  # the network, the blender and the guide work at 8-bit precision; L keeps more
+            small = [to_uint8_from16(s) for s in small]
         return small, L.astype(np.float32), range(start_index, start_index + len(small))
 
     def _finish(self, frames: np.ndarray, prepared: tuple, ab: np.ndarray) -> np.ndarray:

@@ -26,14 +26,17 @@ from ..config import UPSAMPLERS
 from ..errors import CheckpointError, ConfigError
 from ..video.frames import FrameBatch
 from ..video.geometry import render_dims
+from ..video.color import to_uint8_from16
+from .padding import STYLE_MIN_SIDE, pad_to_min
 from .palette import PaletteTransfer, transfer
 from .tiling import run_tiled
 
 
 
-def _luma(rgb8: np.ndarray) -> np.ndarray:
-    """Rec. 601 luma of uint8 RGB (H, W, 3) as float32 in [0, 1]."""
-    return cv2.cvtColor(rgb8, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1.0 / 255.0)
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of uint8 or uint16 RGB (H, W, 3) as float32 in [0, 1]."""
+    scale = np.float32(1.0 / (65535.0 if rgb.dtype == np.uint16 else 255.0))
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * scale
 
 
 def guided_upsample(small_out: np.ndarray, small_guide: np.ndarray, full_guide: np.ndarray, radius: int = 2, eps: float = 1e-3) -> np.ndarray:
@@ -156,9 +159,11 @@ class StylizeProcessor:
         rw, rh = (w, h) if native and aligned else render_dims(w, h, None if native else self.render_size, multiple=self.align)
         small = frames if (rw, rh) == (w, h) else np.stack([cv2.resize(f, (rw, rh), interpolation=cv2.INTER_AREA) for f in frames])
         if self.palette is None:
-            return small, small.transpose(0, 3, 1, 2).astype(np.float32) / 255.0, None
-        targets = self.palette.targets(small, stateful=sequence)
-        coloured = small if self.palette.strength == 0.0 else transfer(small, targets)
+            scale = np.float32(65535.0 if frames.dtype == np.uint16 else 255.0)
+            return small, small.transpose(0, 3, 1, 2).astype(np.float32) / scale, None
+        small8 = np.stack([to_uint8_from16(f) for f in small]) if small.dtype == np.uint16 else small  # the palette step is 8-bit
+        targets = self.palette.targets(small8, stateful=sequence)
+        coloured = small8 if self.palette.strength == 0.0 else transfer(small8, targets)
         return small, coloured.transpose(0, 3, 1, 2).astype(np.float32) / 255.0, targets
 
     # -- the task steps of pipeline.render ------------------------------------------------------------
@@ -166,8 +171,12 @@ class StylizeProcessor:
         return self.network_input(batch.frames)
 
     def infer(self, prepared: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """The engine's RGB output in [0, 1], (N, h, w, 3)."""
-        y = np.clip(self._run(prepared[1]), 0.0, 1.0).transpose(0, 2, 3, 1)
+        """The engine's RGB output in [0, 1], (N, h, w, 3). Frames too small for the network are mirrored
+        out to its minimum size and the output cropped back (see ``padding``); models with a palette step
+        get their output's colours restored toward the frame's by ``1 - palette_strength``."""
+        x = prepared[1]
+        h, w = x.shape[-2:]
+        y = np.clip(self._run(pad_to_min(x, self.align, STYLE_MIN_SIDE))[..., :h, :w], 0.0, 1.0).transpose(0, 2, 3, 1)
         if prepared[2] is None or self.palette.strength == 1.0:
             return y
         restored = self.palette.restore(np.stack([_to_uint8(np.ascontiguousarray(f)) for f in y]), prepared[2])
@@ -175,10 +184,29 @@ class StylizeProcessor:
 
     def finish(self, batch: FrameBatch, prepared: tuple[np.ndarray, np.ndarray], y: np.ndarray) -> list[FrameBatch]:
         """Upsample to the frame size, then blend along the motion (in frame order) when there is a blender."""
+        if batch.frames.dtype == np.uint16:
+            return [batch.with_frames(self._finish16(batch.frames, prepared[0], y))]
         out = self._upsample(batch.frames, prepared[0], y)
         if self.blender is not None:
             out = self.blender.blend_arrays(batch.frames, out)
         return [batch.with_frames(out)]
+
+    def _finish16(self, frames: np.ndarray, small: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """High bit depth: upsampling and blending stay in float, rounded once to 16 bits at the end, so
+        the output keeps the smooth gradations an 8-bit intermediate would band."""
+        n, h, w = frames.shape[:3]
+        out = np.empty_like(frames)
+        for i in range(n):
+            yi = np.ascontiguousarray(y[i])
+            if small.shape[1:3] != (h, w):
+                if self.upsample == "guided":
+                    yi = guided_upsample(yi, _luma(small[i]), _luma(frames[i]))
+                else:
+                    yi = cv2.resize(yi, (w, h), interpolation=cv2.INTER_CUBIC)
+            if self.blender is not None:
+                yi = self.blender.blend_frame(to_uint8_from16(frames[i]), np.ascontiguousarray(yi, np.float32))
+            out[i] = np.rint(np.clip(yi, 0.0, 1.0) * 65535.0)
+        return out
 
     def _upsample(self, frames: np.ndarray, small: np.ndarray, y: np.ndarray) -> np.ndarray:
         n, h, w = frames.shape[:3]

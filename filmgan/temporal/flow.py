@@ -61,6 +61,9 @@ def resize_flow(flow_field: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.multiply(out, (size[0] / w, size[1] / h, 0.0, 0.0))
 
 
+DIS_MIN_SIDE = 32  # px: OpenCV's DIS needs a few of its patches across the image
+
+
 class FlowEstimator:
     """Dense flow with one reusable DIS object, optionally computed at a reduced size.
 
@@ -90,6 +93,12 @@ class FlowEstimator:
         """Flow from prepared grey image ``a`` to ``b`` (same size), at flow size."""
         if a.shape != b.shape:
             raise InputError(f"flow needs frames of one size, got {a.shape} and {b.shape}")
+        h, w = a.shape[:2]
+        if min(h, w) < DIS_MIN_SIDE:  # DIS refuses tiny images: compute on an enlarged pair, scale back
+            scale = DIS_MIN_SIDE / min(h, w)
+            size = (max(DIS_MIN_SIDE, round(w * scale)), max(DIS_MIN_SIDE, round(h * scale)))
+            big = [cv2.resize(g, size, interpolation=cv2.INTER_LINEAR) for g in (a, b)]
+            return resize_flow(self._dis.calc(big[0], big[1], None), (w, h))
         return self._dis.calc(a, b, None)
 
     def __call__(self, a: np.ndarray, b: np.ndarray, full_size: bool = True) -> np.ndarray:

@@ -43,8 +43,42 @@ def check_destination(dst: str | os.PathLike, *, overwrite: bool, source: str | 
 
 
 def partial_path(dst: Path) -> Path:
-    """The temporary name used while ``dst`` is being written (hidden, same folder, same extension)."""
+    """The temporary name used while ``dst`` is being written (hidden, same folder, same extension).
+
+    Partials that an earlier, killed run (SIGKILL, power loss) left for the same ``dst`` are removed
+    first: their PID is in the name, and a PID that no longer runs cannot finish them."""
+    remove_stale_partials(dst)
     return dst.with_name(f".{dst.name}.partial-{os.getpid()}{dst.suffix}")
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this PID exists (it may belong to another user)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(dst: Path) -> list[Path]:
+    """Delete ``.NAME.partial-PID.EXT`` files of ``dst`` whose PID is gone; return what was removed."""
+    dst = Path(dst)
+    prefix, removed = f".{dst.name}.partial-", []
+    folder = dst.parent if str(dst.parent) else Path(".")
+    with contextlib.suppress(OSError):
+        for path in folder.iterdir():
+            name = path.name
+            if not (name.startswith(prefix) and name.endswith(dst.suffix)):
+                continue
+            pid = name[len(prefix): len(name) - len(dst.suffix)] if dst.suffix else name[len(prefix):]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                remove_quietly(path)
+                removed.append(path)
+    return removed
 
 
 def os_error_message(exc: OSError, dst: Path) -> str:

@@ -45,9 +45,23 @@ def _f_inv(t: np.ndarray) -> np.ndarray:
     return np.where(t > 6.0 / 29.0, t * t * t, (t - 4.0 / 29.0) / _KAPPA)  # t*t*t: ~20x faster than t**3
 
 
+def unit_rgb(rgb: np.ndarray) -> np.ndarray:
+    """RGB as float32 in [0, 1]: uint8 / 255, uint16 / 65535 (high bit depth), float as it is."""
+    if rgb.dtype == np.uint8:
+        return rgb.astype(np.float32) / np.float32(255.0)
+    if rgb.dtype == np.uint16:
+        return rgb.astype(np.float32) / np.float32(65535.0)
+    return rgb.astype(np.float32)
+
+
+def to_uint8_from16(rgb16: np.ndarray) -> np.ndarray:
+    """uint16 (full 16-bit scale) -> uint8 with rounding (what 8-bit-precision stages see)."""
+    return ((rgb16.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """RGB (uint8 0-255 or float 0-1), shape (..., 3) -> Lab float32 (..., 3)."""
-    c = rgb.astype(np.float32) / 255.0 if rgb.dtype == np.uint8 else rgb.astype(np.float32)
+    """RGB (uint8 0-255, uint16 0-65535 or float 0-1), shape (..., 3) -> Lab float32 (..., 3)."""
+    c = unit_rgb(rgb)
     xyz = srgb_to_linear(c) @ (RGB_TO_XYZ / WHITE_D65[:, None]).T.astype(np.float32)
     f = _f(xyz)
     L = 116.0 * f[..., 1] - 16.0
@@ -69,7 +83,7 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 
 def rgb_to_luminance_l(rgb: np.ndarray) -> np.ndarray:
     """The Lab L channel (0-100) of RGB frames (..., 3): what the colorizer sees."""
-    c = rgb.astype(np.float32) / 255.0 if rgb.dtype == np.uint8 else rgb.astype(np.float32)
+    c = unit_rgb(rgb)
     y = srgb_to_linear(c) @ RGB_TO_XYZ[1].astype(np.float32)
     return (116.0 * _f(y / np.float32(WHITE_D65[1])) - 16.0).astype(np.float32)
 
@@ -105,14 +119,33 @@ def _linear_rgb_from_y_ab(y: np.ndarray, fy: np.ndarray, ab: np.ndarray, scale: 
     return cv2.transform(xyz, _XYZ_TO_RGB32).reshape(*y.shape, 3)
 
 
-def recombine_luminance_chroma(luma_rgb8: np.ndarray, ab: np.ndarray, bisection_steps: int = 7) -> np.ndarray:
-    """RGB uint8 with the luminance of ``luma_rgb8`` and the chroma ``ab`` (Lab a, b; same H x W).
+_SRGB16_TO_LINEAR_LUT = srgb_to_linear(np.arange(65536, dtype=np.float64) / 65535.0).astype(np.float32)
 
-    The CIE Y of every output pixel is the source's Y exactly (before 8-bit rounding), so Lab L is kept.
-    Colours outside the sRGB gamut are brought inside by shrinking their chroma toward grey (bisection on
-    the chroma scale), never by clipping channels, which would change luminance and hue.
+
+def linear_luminance16(rgb16: np.ndarray) -> np.ndarray:
+    """Relative luminance Y in [0, 1] of uint16 sRGB frames (..., 3), via an exact 65536-entry LUT."""
+    lin = np.take(_SRGB16_TO_LINEAR_LUT, rgb16)
+    return cv2.transform(lin.reshape(-1, 1, 3), _Y_ROW).reshape(rgb16.shape[:-1])
+
+
+def recombine_luminance_chroma(luma_rgb: np.ndarray, ab: np.ndarray, bisection_steps: int = 7) -> np.ndarray:
+    """RGB with the luminance of ``luma_rgb`` and the chroma ``ab`` (Lab a, b; same H x W), in the
+    source's own depth: uint8 in, uint8 out; uint16 (high bit depth) in, uint16 out.
+
+    The CIE Y of every output pixel is the source's Y exactly (before rounding to the output depth), so
+    Lab L is kept. Colours outside the sRGB gamut are brought inside by shrinking their chroma toward
+    grey (bisection on the chroma scale), never by clipping channels, which would change luminance and hue.
     """
-    y = linear_luminance(luma_rgb8).astype(np.float32)
+    if luma_rgb.dtype == np.uint16:
+        lin = _recombine_linear(linear_luminance16(luma_rgb).astype(np.float32), ab, bisection_steps)
+        return np.rint(linear_to_srgb(lin) * np.float32(65535.0)).clip(0, 65535).astype(np.uint16)
+    lin = _recombine_linear(linear_luminance(luma_rgb).astype(np.float32), ab, bisection_steps)
+    idx = (lin * (_LIN_LUT_SIZE - 1) + 0.5).astype(np.int32)
+    return np.take(_LINEAR_TO_SRGB8_LUT, idx, mode="clip")  # clip mode clamps the index: 2x faster than np.clip + []
+
+
+def _recombine_linear(y: np.ndarray, ab: np.ndarray, bisection_steps: int) -> np.ndarray:
+    """Linear RGB (H, W, 3) float32 with luminance ``y`` and chroma ``ab``, brought into gamut."""
     fy = _f(y / _WHITE32[1]).astype(np.float32)
     ab = ab.astype(np.float32, copy=False)
     lin = _linear_rgb_from_y_ab(y, fy, ab, 1.0)
@@ -125,8 +158,7 @@ def recombine_luminance_chroma(luma_rgb8: np.ndarray, ab: np.ndarray, bisection_
             bad &= ~extreme
         if bad.any():
             lin[bad] = _shrink_into_gamut(y[bad], fy[bad], ab[bad], bisection_steps)
-    idx = (lin * (_LIN_LUT_SIZE - 1) + 0.5).astype(np.int32)
-    return np.take(_LINEAR_TO_SRGB8_LUT, idx, mode="clip")  # clip mode clamps the index: 2x faster than np.clip + []
+    return lin
 
 
 def _shrink_into_gamut(y: np.ndarray, fy: np.ndarray, ab: np.ndarray, steps: int) -> np.ndarray:

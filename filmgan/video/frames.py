@@ -13,7 +13,7 @@ import numpy as np
 class FrameBatch:
     """N consecutive decoded frames of one clip.
 
-    ``frames`` is uint8 RGB, shape (N, H, W, 3). ``pts`` holds one presentation timestamp per frame in
+    ``frames`` is RGB, shape (N, H, W, 3): uint8, or uint16 (full 16-bit scale) for high bit depth sources. ``pts`` holds one presentation timestamp per frame in
     units of ``time_base`` (int64; never floats). ``start_index`` is the index of the first frame in the
     clip (0-based, in presentation order), so chunked renders know where they are.
     """
@@ -24,8 +24,8 @@ class FrameBatch:
     start_index: int = 0
 
     def __post_init__(self) -> None:
-        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
-            raise ValueError(f"frames must be uint8 (N, H, W, 3), got {self.frames.dtype} {self.frames.shape}")
+        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype not in (np.uint8, np.uint16):
+            raise ValueError(f"frames must be uint8 or uint16 (N, H, W, 3), got {self.frames.dtype} {self.frames.shape}")
         if len(self.pts) != len(self.frames):
             raise ValueError(f"{len(self.pts)} pts for {len(self.frames)} frames")
 

@@ -9,6 +9,11 @@ is reached exactly:
   off the grid the mapping is not trusted and the reader decodes from the beginning instead.
 * variable frame rate or missing timestamps: decode from the beginning and count (correct, slower).
 
+Timestamps (``ClipInfo.timestamps``): "container" trusts the frames' pts; "slots" (AVI) gives the k-th
+presented frame the k-th non-empty packet's slot (AVI's own pts are decode order once there are
+B-frames); "rate" (raw streams) puts frame k at ``k / fps``. Either way a frame whose pts does not
+increase is an input error (the source's timestamps are broken), never passed on to the encoder.
+
 Corrupt data policy (``DecodeConfig.skip_corrupt``):
 
 * ``False`` (default): the first undecodable packet, or a frame the decoder flags as corrupt, raises
@@ -23,6 +28,7 @@ memory at a time.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import os
@@ -34,7 +40,7 @@ import av
 import numpy as np
 
 from ..config import DecodeConfig
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, CorruptMediaError, InputError
 from .frames import FrameBatch
 from .probe import GRID_TOLERANCE, ClipInfo, open_input, probe
 
@@ -69,24 +75,41 @@ class VideoReader:
     def __iter__(self) -> Iterator[FrameBatch]:
         size = (self.info.height, self.info.width, 3)
         batch_size = self.decode.batch_size
-        frames = np.empty((batch_size, *size), np.uint8)
+        # High bit depth sources (10/12/16-bit) decode to uint16 RGB on the full 16-bit scale.
+        dtype, fmt = (np.uint16, "rgb48le") if self.info.high_bit_depth else (np.uint8, "rgb24")
+        frames = np.empty((batch_size, *size), dtype)
         pts: list[int] = []
         first_index = self.decode.start
         produced = 0
+        last_pts: int | None = None
         for index, frame in self._frames():
+            stamp = frame.pts if frame.pts is not None else self.info.pts_of(index)
+            if last_pts is not None and stamp <= last_pts:
+                self._broken_timestamps(index, stamp, last_pts)
+                continue
+            last_pts = stamp
             if not pts:
                 first_index = index
-            frames[len(pts)] = frame.to_ndarray(format="rgb24", width=size[1], height=size[0])
-            pts.append(frame.pts if frame.pts is not None else self.info.pts_of(index))
+            frames[len(pts)] = frame.to_ndarray(format=fmt, width=size[1], height=size[0])
+            pts.append(stamp)
             produced += 1
             if len(pts) == batch_size:
                 yield FrameBatch(frames, np.asarray(pts, np.int64), self.info.time_base, first_index)
-                frames, pts = np.empty((batch_size, *size), np.uint8), []
+                frames, pts = np.empty((batch_size, *size), dtype), []
         if pts:
             yield FrameBatch(frames[: len(pts)], np.asarray(pts, np.int64), self.info.time_base, first_index)
         if not produced:
             where = f" in frames [{self.decode.start}, {self.decode.end})" if self._ranged else ""
             raise InputError(f"{self.path}: no decodable video frames{where}")
+
+    def _broken_timestamps(self, index: int, stamp: int, last: int) -> None:
+        """A frame whose pts does not increase: the source's timestamps are unusable there."""
+        if self.decode.skip_corrupt:
+            self.skipped += 1
+            return
+        raise InputError(f"{self.path}: the source's timestamps go backwards at frame {index} (pts {stamp} after "
+                         f"{last}, time base {self.info.time_base}); the file's timing is broken. Remux it, or "
+                         "use skip_corrupt (--skip-corrupt) to drop the out-of-order frames")
 
     @property
     def _ranged(self) -> bool:
@@ -98,7 +121,7 @@ class VideoReader:
         """(index, frame) for every frame of the range, by seeking when that is exact."""
         start, end = self.decode.start, self.decode.end
         self.seeked = False
-        if start > 0 and not self.info.is_vfr:
+        if start > 0 and not self.info.is_vfr and self.info.timestamps == "container":
             try:
                 self.seeked = True
                 yield from self._seeked(start, end)
@@ -161,7 +184,7 @@ class VideoReader:
     @contextlib.contextmanager
     def _open(self):
         """A fresh demuxer + decoder for one pass (each seek attempt starts clean)."""
-        with open_input(self.path) as container:
+        with open_input(self.path, self.info.fps) as container:
             stream = container.streams[self.info.stream_index]
             stream.thread_type = self.decode.thread_type
             stream.thread_count = self.decode.threads
@@ -175,6 +198,7 @@ class VideoReader:
         """
         where = _Where(self.info, counting)
         packets = container.demux(stream)
+        slots: collections.deque[int] = collections.deque()  # "slots" timing: non-empty packets' dts, in order
         while True:
             try:
                 packet = next(packets)
@@ -184,17 +208,28 @@ class VideoReader:
             except av.error.FFmpegError as exc:
                 self._corrupt(exc, where)
                 return  # the demuxer cannot go on (truncated file): end of stream
+            if packet.size and packet.dts is not None:
+                slots.append(packet.dts)
             try:
                 decoded = packet.decode()
             except av.error.FFmpegError as exc:
                 self._corrupt(exc, where)
                 continue
             for frame in decoded:
+                self._retime(frame, slots, where.count)
                 if frame.is_corrupt:
                     self._corrupt(None, where)
                     continue
                 where.advance(frame)
                 yield frame
+
+    def _retime(self, frame, slots, count: int) -> None:
+        """Presentation pts for containers whose own are not (see the module docstring)."""
+        mode = self.info.timestamps
+        if mode == "slots":
+            frame.pts = slots.popleft() if slots else None
+        elif mode == "rate":
+            frame.pts = self.info.pts_of(count)
 
     def _check_complete(self, where: "_Where") -> None:
         """At end of stream: fewer frames (or less time) than the container declares means truncation."""
@@ -217,7 +252,7 @@ class VideoReader:
             self.skipped += 1
             return
         what = f"{exc.__class__.__name__}: {exc}" if exc is not None else "the decoder flagged a corrupt frame"
-        raise InputError(f"{self.path}: corrupt video data {where} ({what}); "
+        raise CorruptMediaError(f"{self.path}: corrupt video data {where} ({what}); "
                          f"use skip_corrupt (--skip-corrupt) to drop damaged frames") from exc
 
 

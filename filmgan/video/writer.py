@@ -23,7 +23,7 @@ import av
 import numpy as np
 
 from ..config import VIDEO_CODECS, EncodeConfig
-from ..errors import ConfigError, InputError, OutputError
+from ..errors import ConfigError, InputError, OutputError, ProcessorError
 from . import atomic
 from .frames import FrameBatch
 from .probe import MAX_DIMENSION, ClipInfo
@@ -44,7 +44,8 @@ class CodecSpec:
 CODECS = {
     "h264": CodecSpec("libx264", "h264", "yuv420p", crf=18, preset="medium"),
     "h265": CodecSpec("libx265", "hevc", "yuv420p", crf=20, preset="medium"),
-    "prores": CodecSpec("prores_ks", "prores", "yuv422p10le"),
+    "prores": CodecSpec("prores_ks", "prores", "yuv422p10le"),  # 422 HQ; 4:4:4 sources -> 4444
+    "dnxhr": CodecSpec("dnxhd", "dnxhd", "yuv422p10le"),  # DNxHR HQX (10-bit 4:2:2); 4:4:4 -> DNxHR 444
     "ffv1": CodecSpec("ffv1", "ffv1", "bgr0"),  # RGB planes: a bit-exact RGB round trip
     "vp9": CodecSpec("libvpx-vp9", "vp9", "yuv420p", crf=30, preset="4"),
     "av1": CodecSpec("libsvtav1", "av1", "yuv420p", crf=30, preset="8"),
@@ -60,6 +61,36 @@ def codec_spec(encode: EncodeConfig) -> CodecSpec:
         raise ConfigError(f"unknown codec '{encode.codec}' (choose from {', '.join(CODECS)})"
                           + did_you_mean(encode.codec, CODECS))
     return CODECS[encode.codec]
+
+
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+NUMERIC_PRESETS = {"libvpx-vp9": range(-8, 9), "libsvtav1": range(0, 14)}  # cpu-used / preset numbers
+
+
+def check_encode_config(encode: EncodeConfig) -> CodecSpec:
+    """ConfigError (before any work) for an unknown codec, encoder speed preset or pix_fmt."""
+    from ..config import did_you_mean
+
+    spec = codec_spec(encode)
+    if encode.preset is not None:
+        if spec.encoder in ("libx264", "libx265"):
+            if encode.preset not in X26X_PRESETS:
+                raise ConfigError(f"unknown encode preset '{encode.preset}' for {encode.codec} "
+                                  f"(choose from {', '.join(X26X_PRESETS)}){did_you_mean(encode.preset, X26X_PRESETS)}")
+        elif spec.encoder in NUMERIC_PRESETS:
+            allowed = NUMERIC_PRESETS[spec.encoder]
+            if not (encode.preset.lstrip("-").isdigit() and int(encode.preset) in allowed):
+                raise ConfigError(f"the {encode.codec} encode preset is a number from {allowed.start} (slowest) "
+                                  f"to {allowed.stop - 1}, got '{encode.preset}'")
+        # other codecs (prores, dnxhr, ffv1) have no speed presets: a preset's [encode] value is ignored there
+    if encode.pix_fmt is not None:
+        try:
+            av.VideoFormat(encode.pix_fmt)
+        except (ValueError, av.error.FFmpegError) as exc:
+            known = sorted({f.name for f in av.codec.Codec(spec.encoder, "w").video_formats or ()})
+            raise ConfigError(f"unknown pix_fmt '{encode.pix_fmt}'{did_you_mean(encode.pix_fmt, known)}; "
+                              f"{encode.codec} takes: {', '.join(known)}") from exc
+    return spec
 
 
 def encoder_options(encode: EncodeConfig, spec: CodecSpec, pix_fmt: str) -> dict[str, str]:
@@ -78,6 +109,8 @@ def encoder_options(encode: EncodeConfig, spec: CodecSpec, pix_fmt: str) -> dict
         opts.update(preset=preset, **{"x265-params": params}, **({} if encode.bitrate else {"crf": str(crf)}))
     elif spec.encoder == "prores_ks":
         opts.update(profile="4" if pix_fmt.startswith(("yuv444", "yuva444")) else "3", vendor="apl0")
+    elif spec.encoder == "dnxhd":
+        opts.update(profile="dnxhr_444" if pix_fmt.startswith("yuv444") else "dnxhr_hqx" if "10" in pix_fmt else "dnxhr_hq")
     elif spec.encoder == "ffv1":
         opts.update(level="3", slicecrc="1")
     elif spec.encoder == "libvpx-vp9":
@@ -88,12 +121,55 @@ def encoder_options(encode: EncodeConfig, spec: CodecSpec, pix_fmt: str) -> dict
     return opts
 
 
+def _layout(name: str) -> tuple[str, int] | None:
+    """(chroma layout '420' | '422' | '444', bits) of a planar YUV or GBR pix_fmt; None for others."""
+    if not name.startswith(("yuv4", "gbrp")) or name.startswith("yuvj") or name.endswith("be"):
+        return None
+    try:
+        fmt = av.VideoFormat(name, 64, 64)
+    except (ValueError, av.error.FFmpegError):
+        return None
+    if len(fmt.components) != 3:
+        return None  # alpha
+    cw, ch = fmt.chroma_width(64), fmt.chroma_height(64)
+    layout = "444" if cw == 64 and ch == 64 else "422" if cw == 32 and ch == 64 else "420" if cw == ch == 32 else None
+    return (layout, max(c.bits for c in fmt.components)) if layout else None
+
+
+def default_pix_fmt(spec: CodecSpec, info: ClipInfo) -> str:
+    """The output pix_fmt when none is asked for: the codec's default (8-bit sources), or for a high bit
+    depth source the encoder's format with the source's chroma layout (RGB counts as 4:4:4) and the
+    fewest bits that hold the source's (else the most the encoder has): a 10-bit 4:2:2 ProRes master
+    becomes 10-bit 4:2:2 H.264, 16-bit TIFFs become 12-bit 4:4:4 H.265 or 16-bit RGB FFV1."""
+    if info.bit_depth <= 8:
+        return spec.pix_fmt
+    source = _layout(info.pix_fmt)
+    rgb_source = av.VideoFormat(info.pix_fmt).is_rgb if info.pix_fmt != "unknown" else False
+    want = "444" if rgb_source or source is None else source[0]
+    family = "gbrp" if av.VideoFormat(spec.pix_fmt).is_rgb else "yuv"
+    options = []
+    for f in av.codec.Codec(spec.encoder, "w").video_formats or ():
+        layout = _layout(f.name)
+        if layout and f.name.startswith(family) and layout[1] > 8:
+            options.append((f.name, *layout))
+    if not options:
+        return spec.pix_fmt
+    order = {"444": ("444", "422", "420"), "422": ("422", "444", "420"), "420": ("420", "422", "444")}[want]
+    for layout in order:
+        fitting = [o for o in options if o[1] == layout]
+        if fitting:
+            enough = [o for o in fitting if o[2] >= info.bit_depth]
+            return min(enough, key=lambda o: o[2])[0] if enough else max(fitting, key=lambda o: o[2])[0]
+    return spec.pix_fmt
+
+
 def check_size(width: int, height: int, pix_fmt: str) -> None:
     """InputError for absurd sizes; ConfigError for odd sizes a subsampled pix_fmt cannot hold."""
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"frame size {width}x{height} is out of range (1..{MAX_DIMENSION} px)")
     fmt = av.VideoFormat(pix_fmt)
-    if fmt.chroma_width(width) * 2 == width + 1 or fmt.chroma_height(height) * 2 == height + 1:
+    sub_x, sub_y = fmt.chroma_width(64) < 64, fmt.chroma_height(64) < 64
+    if (sub_x and width % 2) or (sub_y and height % 2):
         raise ConfigError(f"{width}x{height} has an odd side, which {pix_fmt} (chroma subsampled) cannot encode; "
                           "use pix_fmt yuv444p (--pix-fmt yuv444p) or the ffv1 codec")
 
@@ -113,8 +189,8 @@ class VideoWriter:
         self.encode = encode or EncodeConfig()
         self.source = Path(source) if source is not None else Path(info.path)
         self.overwrite, self.trim = overwrite, trim
-        self.spec = codec_spec(self.encode)
-        self.pix_fmt = self.encode.pix_fmt or self.spec.pix_fmt
+        self.spec = check_encode_config(self.encode)
+        self.pix_fmt = self.encode.pix_fmt or default_pix_fmt(self.spec, info)
         self.frames_written = 0
         self._tmp: Path | None = None
         self._out = self._stream = self._copier = None
@@ -170,8 +246,12 @@ class VideoWriter:
             atomic.remove_quietly(self._tmp)
 
     def _as_output_error(self, exc: BaseException) -> BaseException:
-        if isinstance(exc, (OutputError, InputError, ConfigError)) or not isinstance(exc, Exception):
+        if isinstance(exc, (OutputError, InputError, ConfigError, ProcessorError)) or not isinstance(exc, Exception):
             return exc
+        if isinstance(exc, av.error.ArgumentError) and "avcodec_open2" in str(exc):
+            size = f"{self._stream.width}x{self._stream.height}" if self._stream is not None else "this size"
+            return ConfigError(f"the {self.encode.codec} encoder ({self.spec.encoder}) refused {size} {self.pix_fmt} "
+                               f"with these settings ({exc}); DNxHR needs at least 256x120, other codecs other sizes")
         if isinstance(exc, OSError) and exc.errno:
             return OutputError(atomic.os_error_message(exc, self.dst))
         return OutputError(f"cannot write {self.dst}: {exc.__class__.__name__}: {exc}")
@@ -202,6 +282,9 @@ class VideoWriter:
         cc.color_range = 2 if self._rgb_out else self.info.color_range
         if self.info.rotation:
             stream.set_display_rotation(self.info.rotation)
+        if self.info.timecode:  # mov/mp4 write it as a tmcd track, mkv as a tag
+            stream.metadata["timecode"] = self.info.timecode
+            self._out.metadata["timecode"] = self.info.timecode
         return stream
 
     def _open_video(self, batch: FrameBatch) -> None:
@@ -222,15 +305,21 @@ class VideoWriter:
                               f"{self._stream.width}x{self._stream.height}")
         if batch.time_base != self.info.time_base:
             raise OutputError(f"batch time base {batch.time_base} differs from the source's {self.info.time_base}")
-        for rgb, pts in zip(batch.frames, batch.pts):
-            self._write_frame(rgb, int(pts))
-        self._copier.feed_until(int(batch.pts[-1]) * self.info.time_base)
+        try:
+            for rgb, pts in zip(batch.frames, batch.pts):
+                self._write_frame(rgb, int(pts))
+            self._copier.feed_until(int(batch.pts[-1]) * self.info.time_base)
+        except Exception as exc:  # a full disk mid-file (av.error.OSError ENOSPC), an encoder failure
+            converted = self._as_output_error(exc)
+            if converted is exc:
+                raise
+            raise converted from exc
 
     def _write_frame(self, rgb: np.ndarray, pts: int) -> None:
         if self._last_pts is not None and pts <= self._last_pts:
-            raise OutputError(f"frame pts {pts} does not increase (previous {self._last_pts}); "
-                              "the processor must keep every frame's pts, in order")
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            raise ProcessorError(f"frame pts {pts} does not increase (previous {self._last_pts}); "
+                                 "the processor must keep every frame's pts, in order")
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le" if rgb.dtype == np.uint16 else "rgb24")
         cc = self._stream.codec_context
         if self._rgb_out:
             frame = frame.reformat(format=self.pix_fmt)
