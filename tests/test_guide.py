@@ -3,6 +3,8 @@ keyframe propagation through shots, and the colorize command's --keyframe / --re
 
 from __future__ import annotations
 
+import shutil
+
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -244,7 +246,8 @@ def test_colorize_guidance_errors(tmp_path):
     write_image(tmp_path / "k0.png", truth[0])
     write_image(tmp_path / "wide.png", np.zeros((10, 40, 3), np.uint8))
     (tmp_path / "h.json").write_text('{"hints": [{"x": 1, "colour": "#ff0000"}]}')
-    two = _cli("colorize", tmp_path / "pan.mp4", tmp_path / "pan.mp4", "--keyframe", f"0={tmp_path / 'k0.png'}", "-o", tmp_path / "o")
+    shutil.copyfile(tmp_path / "pan.mp4", tmp_path / "pan2.mp4")  # two videos (the same path twice is one input)
+    two = _cli("colorize", tmp_path / "pan.mp4", tmp_path / "pan2.mp4", "--keyframe", f"0={tmp_path / 'k0.png'}", "-o", tmp_path / "o")
     assert two.exit_code == 2 and "exactly one video" in two.output
     hints = _cli("colorize", tmp_path / "pan.mp4", "--hints", tmp_path / "h.json", "-o", tmp_path / "o.mp4")
     assert hints.exit_code == 1 and "hint 0: a point needs 'x' and 'y'" in hints.output
