@@ -46,7 +46,7 @@ def single_pass(job) -> float:
     started = time.perf_counter()
     for shot in job.shots:
         config = shot_config(shot)
-        processor = build_processor(config.task, _engine(config.model, shot, config.task_name, 0))
+        processor = build_processor(config.task, _engine(config.model, config.backend, shot.precision, config.task_name, 0))
         render(shot.input, shot.output.with_name(f"single-{shot.name}.mkv"), processor,
                RenderConfig(decode=DecodeConfig(batch_size=1), encode=EncodeConfig(codec="ffv1"), overwrite=True))
     seconds = time.perf_counter() - started

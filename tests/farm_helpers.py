@@ -20,6 +20,8 @@ def write_job(folder: Path, shots: list[dict], name: str = "job.toml", **job) ->
             return "true" if v else "false"
         if isinstance(v, dict):
             return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
         return json.dumps(v) if isinstance(v, str) else repr(v)
 
     lines = ["[job]", *(f"{k} = {value(v)}" for k, v in settings.items())]

@@ -29,7 +29,7 @@ def clip(tmp_path_factory):
 
 def single_pass(job, shot, dst, start=0, end=None):
     config = shot_config(shot)
-    engine = _engine(config.model, shot, config.task_name, 0)
+    engine = _engine(config.model, config.backend, shot.precision, config.task_name, 0)
     render(shot.input, dst, build_processor(config.task, engine),
            RenderConfig(decode=DecodeConfig(start=start, end=end, batch_size=1), encode=EncodeConfig(codec="ffv1")))
     return dst

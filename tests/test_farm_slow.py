@@ -84,7 +84,7 @@ def test_chunked_big_buck_bunny_equals_the_single_pass_and_its_seams_do_not_flic
     shot = job.shots[0]
     config = shot_config(shot)
     single = tmp_path / "single.mkv"
-    render(src, single, build_processor(config.task, _engine(config.model, shot, config.task_name, 0)),
+    render(src, single, build_processor(config.task, _engine(config.model, config.backend, shot.precision, config.task_name, 0)),
            RenderConfig(decode=DecodeConfig(batch_size=1), encode=EncodeConfig(codec="ffv1")))
     close_engines()
     _, ref_pts, ref_tb = decode_all(single)

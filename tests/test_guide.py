@@ -278,3 +278,58 @@ def test_preset_guide_table(tmp_path):
     preset.write_text('task = "colorize"\nmodel = "colorize-v5"\n[guide]\nkeyframes = {first = "a.png"}\n')
     with pytest.raises(ConfigError, match="not a frame number"):
         load_preset_file(preset)
+
+
+# -- farm job files ------------------------------------------------------------------------------------
+
+def test_farm_shots_carry_their_keyframes_through_chunks(tmp_path):
+    pytest.importorskip("torch")
+    from farm_helpers import write_job
+
+    from filmgan.farm.chunk import chunk_state, close_engines, run_chunk
+    from filmgan.farm.jobfile import load_job
+    from filmgan.farm.merge import merge_shot
+    from filmgan.farm.plan import plan_shot
+
+    truth = _moving_clip(tmp_path / "pan.mp4", frames=16)
+    write_image(tmp_path / "k0.png", truth[0])
+    write_image(tmp_path / "k15.png", truth[15])
+    common = {"input": "pan.mp4", "render_size": 96, "backend": "auto"}
+    job = load_job(write_job(tmp_path, [{**common, "name": "auto", "output": "out/auto.mkv"},
+                                        {**common, "name": "keyed", "output": "out/keyed.mkv", "keyframes": {0: "k0.png", 15: "k15.png"}}],
+                             chunk_size=8, warmup=4, cut_tolerance=0))
+    auto, keyed = job.shots
+    assert keyed.keyframes == ((0, tmp_path / "k0.png"), (15, tmp_path / "k15.png")) and not auto.keyframes
+    for shot in job.shots:
+        plan = plan_shot(job, shot)
+        assert len(plan.chunks) == 2
+        for chunk in plan.chunks:
+            run_chunk(job, shot, chunk)
+        merge_shot(job, shot, plan)
+    close_engines()
+    assert len(media.decode_all(keyed.output)[0]) == 16
+    assert _chroma_error(keyed.output, truth) < 0.5 * _chroma_error(auto.output, truth)  # the second chunk too: frames 8-15
+    chunk = plan_shot(job, keyed).chunks[0]
+    assert chunk_state(job, keyed, chunk) is None
+    write_image(tmp_path / "k0.png", truth[3])  # the keyframe painted again: its chunks are stale
+    assert chunk_state(job, keyed, chunk) is not None
+
+
+def test_farm_guide_keys_are_validated(tmp_path):
+    from farm_helpers import write_job
+
+    from filmgan.farm.jobfile import load_job
+    from filmgan.farm.shotconfig import shot_config
+
+    with pytest.raises(ConfigError, match="keyframes must be a table of frame number"):
+        load_job(write_job(tmp_path, [{"input": "a.mp4", "output": "out/a.mkv", "keyframes": {"first": "k.png"}}]))
+    with pytest.raises(ConfigError, match="references must be a list of image paths"):
+        load_job(write_job(tmp_path, [{"input": "a.mp4", "output": "out/a.mkv", "references": []}]))
+    with pytest.raises(ConfigError, match="did you mean 'references'"):
+        load_job(write_job(tmp_path, [{"input": "a.mp4", "output": "out/a.mkv", "reference": ["r.jpg"]}]))
+    job = load_job(write_job(tmp_path, [{"input": "a.mp4", "output": "out/a.mkv", "preset": "starry-night", "references": ["r.jpg"]}]))
+    with pytest.raises(ConfigError, match="shot 'a': .*colorize presets only"):
+        shot_config(job.shots[0])
+    job = load_job(write_job(tmp_path, [{"input": "a.mp4", "output": "out/a.mkv", "hints": "h.json", "backend": "auto"},
+                                        {"input": "a.mp4", "name": "b", "output": "out/b.mkv", "references": ["r.jpg"], "backend": "auto"}]))
+    assert shot_config(job.shots[0]).backend == "auto" and shot_config(job.shots[1]).backend == "torch"  # a palette needs the prior

@@ -74,10 +74,16 @@ def run_chunk(job: Job, shot: Shot, chunk: Chunk, progress: Callable[[int, int |
     remove_segment(segment)  # a stale, partial or corrupt attempt
     segment.parent.mkdir(parents=True, exist_ok=True)
     config = shot_config(shot)
-    engine = _engine(config.model, shot, config.task_name, threads)
+    engine = _engine(config.model, config.backend, shot.precision, config.task_name, threads)
     started = time.perf_counter()
     render_config = config.render_config(chunk.start, chunk.end, chunk.warmup, job.settings.segment_codec)
-    result = render(shot.input, segment, build_processor(config.task, engine), render_config, progress=progress)
+    processor = build_processor(config.task, engine)
+    guide = _guide(config, engine, processor, shot, chunk)
+    try:
+        result = render(shot.input, segment, processor, render_config, progress=progress)
+    finally:
+        if guide is not None:
+            guide.close()
     seconds = time.perf_counter() - started
     pts = segment_pts(segment, result.info.time_base)
     if result.frames_out != chunk.frames or pts_digest(pts) != chunk.pts_sha256:
@@ -105,14 +111,26 @@ def segment_pts(path: Path, time_base: Fraction) -> list[int]:
     return [int(v) if v.denominator == 1 else float(v) for v in values]
 
 
-def _engine(model: Path, shot: Shot, task: str, threads: int):
+def _engine(model: Path, backend: str, precision: str, task: str, threads: int):
     from ..backends import EngineConfig, load_engine
 
-    key = (str(model), shot.backend, shot.precision, threads, task)
+    key = (str(model), backend, precision, threads, task)
     if key not in _ENGINES:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the render commands: idle threads sleep
-        _ENGINES[key] = load_engine(model, EngineConfig(backend=shot.backend, precision=shot.precision, threads=threads), task=task)
+        _ENGINES[key] = load_engine(model, EngineConfig(backend=backend, precision=precision, threads=threads), task=task)
     return _ENGINES[key]
+
+
+def _guide(config, engine, processor, shot: Shot, chunk: Chunk):
+    """The shot's colour guide for this chunk (None when it has none): keyframes are tracked over the chunk's
+    frames with its warm-up, from the shot's last keyframe before it to the first after it."""
+    if not config.guide:
+        return None
+    from ..guide import build_guide
+
+    guide = build_guide(config.guide, engine.prior_bins, shot.input, processor.render_frames, frame_range=(chunk.warmup_start, chunk.end))
+    processor.set_guide(guide)
+    return guide
 
 
 def _digest(path: Path | None) -> str | None:
@@ -126,8 +144,8 @@ def _digest(path: Path | None) -> str | None:
 
 
 def _engine_record(engine) -> dict:
-    path = getattr(engine, "path", None)
-    return {"runner": type(engine).__name__, "precision": getattr(engine, "precision", None), "device": getattr(engine, "device", None),
+    path, device = getattr(engine, "path", None), getattr(engine, "device", None)
+    return {"runner": type(engine).__name__, "precision": getattr(engine, "precision", None), "device": None if device is None else str(device),
             "file": str(path) if path else None, "sha256": _digest(path)}
 
 

@@ -26,6 +26,10 @@
     end = 2400
     # per-shot overrides: render_size, saturation, temporal, temporal_strength, model, backend, precision,
     # chunk_size, warmup, and a [shot.delivery] table
+    # colour guidance (colorize; each replaces the preset's [guide] entry of the same kind, filmgan.guide):
+    references = ["period_photo.jpg"]          # reference palettes
+    keyframes = { 120 = "reel1_f120.png" }     # frame number (of the input) = the frame coloured by you
+    hints = "reel1_hints.json"                 # colour points and strokes
 
 Inputs are not opened here: a missing input fails its own shot when it is planned, not the whole job.
 """
@@ -86,13 +90,31 @@ class Shot:
     backend: str = "auto"
     precision: str = "auto"
     delivery: dict[str, Any] | None = None
+    references: tuple[Path, ...] = ()
+    keyframes: tuple[tuple[int, Path], ...] = ()
+    hints: Path | None = None
+
+    @property
+    def guide_files(self) -> tuple[Path, ...]:
+        return (*self.references, *(p for _, p in self.keyframes), *((self.hints,) if self.hints else ()))
 
     def render_digest(self, segment_codec: str) -> str:
-        """Digest of every setting that changes a chunk's pixels: a manifest made under others is stale."""
-        keys = ("input", "preset", "model", "render_size", "saturation", "temporal", "temporal_strength", "backend", "precision", "warmup")
+        """Digest of every setting that changes a chunk's pixels: a manifest made under others is stale
+        (the guide files by content: a keyframe painted again re-renders the chunks)."""
+        keys = ("input", "preset", "model", "render_size", "saturation", "temporal", "temporal_strength", "backend", "precision", "warmup",
+                "references", "keyframes", "hints")
         data = {k: str(getattr(self, k)) for k in keys}
         data["segment_codec"] = segment_codec
+        data["guide_files"] = [_content_digest(p) for p in self.guide_files]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _content_digest(path: Path) -> str | None:
+    """sha256 of a (small) guide file, None when it does not exist (its render fails and says so)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -117,15 +139,24 @@ class Job:
         return self.settings.work_dir / "segments" / shot.name
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.settings).items()},
-                "shots": [{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s).items()} for s in self.shots]}
+        return {"path": str(self.path), "settings": {k: _plain(v) for k, v in asdict(self.settings).items()},
+                "shots": [{k: _plain(v) for k, v in asdict(s).items()} for s in self.shots]}
+
+
+def _plain(value: Any) -> Any:
+    """Paths as strings, tuples as lists (JSON)."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
 
 
 JOB_KEYS = {"output_root": str, "work_dir": str, "chunk_size": int, "warmup": int, "cut_tolerance": int, "segment_codec": str,
             "retries": int, "executor": str, "workers": int, "scheduler": str, "backend": str, "precision": str, "delivery": dict}
 SHOT_KEYS = {"name": str, "input": str, "output": str, "preset": str, "task": str, "start": int, "end": int, "model": str,
              "render_size": int, "saturation": float, "temporal": bool, "temporal_strength": float, "backend": str,
-             "precision": str, "chunk_size": int, "warmup": int, "delivery": dict}
+             "precision": str, "chunk_size": int, "warmup": int, "delivery": dict, "references": list, "keyframes": dict, "hints": str}
 
 
 class _Checker:
@@ -245,7 +276,7 @@ def _shot(check: _Checker, base: Path, settings: JobSettings, number: int, raw: 
                 model=_resolve(base, raw["model"]) if "model" in raw else None,
                 backend=check.choice(raw.get("backend", settings.backend), BACKENDS, where, "backend"),
                 precision=check.choice(raw.get("precision", settings.precision), PRECISIONS, where, "precision"),
-                delivery=check.delivery(raw.get("delivery"), where) or settings.delivery, **options)
+                delivery=check.delivery(raw.get("delivery"), where) or settings.delivery, **_guide(check, base, where, raw), **options)
     check.positive(shot.start, where, "start", 0)
     if shot.end is not None and shot.end <= shot.start:
         raise check.fail(where, f"end ({shot.end}) must be greater than start ({shot.start})")
@@ -262,6 +293,26 @@ def _shot(check: _Checker, base: Path, settings: JobSettings, number: int, raw: 
                          f"segments by stream copy; use {' or '.join(COPY_CONTAINERS[settings.segment_codec])}, or set a delivery codec "
                          "([job.delivery] or [shot.delivery], e.g. codec = \"h264\")")
     return shot
+
+
+def _guide(check: _Checker, base: Path, where: str, raw: dict) -> dict[str, Any]:
+    """The shot's references, keyframes and hints (paths resolved against the job file)."""
+    guide: dict[str, Any] = {}
+    if "references" in raw:
+        refs = raw["references"]
+        if not refs or not all(isinstance(r, str) for r in refs):
+            raise check.fail(where, f"references must be a list of image paths, got {refs!r}")
+        guide["references"] = tuple(_resolve(base, r) for r in refs)
+    if "keyframes" in raw:
+        keys = raw["keyframes"]
+        bad = [f"{n} = {v!r}" for n, v in keys.items() if not n.isdigit() or not isinstance(v, str)]
+        if not keys or bad:
+            raise check.fail(where, f"keyframes must be a table of frame number = \"image path\", e.g. {{ 120 = \"f120.png\" }}; "
+                                    f"got {', '.join(bad) or 'an empty table'}")
+        guide["keyframes"] = tuple(sorted((int(n), _resolve(base, v)) for n, v in keys.items()))
+    if "hints" in raw:
+        guide["hints"] = _resolve(base, raw["hints"])
+    return guide
 
 
 def _preset_name(check: _Checker, where: str, raw: dict) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..config import DecodeConfig, EncodeConfig, RenderConfig, TaskConfig
+from ..errors import ConfigError
 from .jobfile import Shot
 
 SEGMENT_ENCODE = {"ffv1": EncodeConfig(codec="ffv1", copy_audio=False, copy_subtitles=False, closed_gop=True, keep_pts=True),
@@ -17,6 +19,8 @@ class ShotConfig:
     task: TaskConfig
     model: Path
     task_name: str  # the model card task: colorize | style
+    guide: Any  # filmgan.guide.GuideSpec: the preset's [guide] with the shot's own entries over it (empty: automatic)
+    backend: str  # the shot's backend; 'auto' becomes torch when the guide conditions the network (as the CLI does)
 
     def render_config(self, start: int, end: int, warmup: int, segment_codec: str) -> RenderConfig:
         """A frame-range render into an intra-only segment that keeps the source pts (no audio)."""
@@ -30,4 +34,10 @@ def shot_config(shot: Shot) -> ShotConfig:
     preset = find_preset(shot.preset)
     task = preset.task_config(render_size=shot.render_size, saturation=shot.saturation, temporal=shot.temporal,
                               temporal_strength=shot.temporal_strength)
-    return ShotConfig(task, shot.model or preset.model_path(), preset.task)
+    try:
+        guide = preset.guide_spec(references=shot.references or None, keyframes=[f"{n}={p}" for n, p in shot.keyframes] or None,
+                                  hints=shot.hints)
+    except ConfigError as exc:
+        raise ConfigError(f"shot '{shot.name}': {exc}") from exc
+    backend = "torch" if guide.needs_prior and shot.backend == "auto" else shot.backend
+    return ShotConfig(task, shot.model or preset.model_path(), preset.task, guide, backend)
