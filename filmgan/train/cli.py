@@ -8,6 +8,24 @@ from pathlib import Path
 import click
 
 
+project_splits_option = click.option(
+    "--project-splits", type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A photos/ folder laid out as ../shared/data/photos: hold out and validate on the project's fixed splits (filmgan.train.splits).")
+SPLIT_NOTE = "held out bsds500_test and positions 10, 20, ... of each new set; validation positions 5, 15, ..."
+
+
+def split_lists(exclude, val, project_splits) -> tuple[list[str], list[str], str | None]:
+    """(excluded, validation, split note): the given --exclude/--val plus the project's fixed splits."""
+    excluded, validation, split = [str(e) for e in exclude], [str(v) for v in val], None
+    if project_splits:
+        from . import splits
+
+        excluded += [str(p) for p in splits.excluded_from_training(project_splits)]
+        validation += [str(p) for p in splits.validation(project_splits)]
+        split = f"filmgan.train.splits of {project_splits}: {SPLIT_NOTE}"
+    return excluded, validation, split
+
+
 @click.group()
 def train():
     """Train the project's GAN generators (needs the 'train' extra: torch, scikit-image)."""
@@ -105,7 +123,7 @@ def parse_widths(text: str, count: int | None) -> tuple[int, ...]:
 @click.option("--ce-weight", type=click.FloatRange(0.0), default=1.0, show_default=True, help="mobilenet-unet: weight of the class-rebalanced ab-bin cross-entropy.")
 @click.option("--rebalance", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True, help="mobilenet-unet: lambda of the class rebalancing (1: no rebalancing).")
 @click.option("--temperature", type=click.FloatRange(0.01, 1.0), default=0.38, show_default=True, help="mobilenet-unet: annealed-mean temperature.")
-@click.option("--project-splits", type=click.Path(exists=True, file_okay=False, path_type=Path), help="A photos/ folder laid out as ../shared/data/photos: hold out and validate on the project's fixed splits (filmgan.train.splits).")
+@project_splits_option
 @trainer_options
 def train_colorize(data, val, exclude, internal_size, load_size, widths, global_context, l1_weight, adv_weight, perceptual_weight, colour_weight, vgg_weights,
                    arch, encoder_weights, ce_weight, rebalance, temperature, project_splits, **options):
@@ -119,13 +137,7 @@ def train_colorize(data, val, exclude, internal_size, load_size, widths, global_
         features = {"kind": "vgg16", "path": str(vgg_weights)} if vgg_weights else None
         if encoder_weights and not vgg_weights:
             features = {"kind": "mobilenet-v2", "path": str(encoder_weights)}
-        excluded, validation, split = [str(e) for e in exclude], [str(v) for v in val], None
-        if project_splits:
-            from . import splits
-
-            excluded += [str(p) for p in splits.excluded_from_training(project_splits)]
-            validation += [str(p) for p in splits.validation(project_splits)]
-            split = f"filmgan.train.splits of {project_splits}: held out bsds500_test and positions 10, 20, ... of each new set; validation positions 5, 15, ..."
+        excluded, validation, split = split_lists(exclude, val, project_splits)
         options_by_arch = {"widths": parse_widths(widths, None), "global_context": global_context}
         if arch == "mobilenet-unet":
             if not encoder_weights:
@@ -149,7 +161,7 @@ def train_colorize(data, val, exclude, internal_size, load_size, widths, global_
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path), help="Content photo folders/files or videos (repeatable).")
 @click.option("--val", "val", multiple=True, type=click.Path(exists=True, path_type=Path), help="Validation photos (fixed; excluded from training).")
 @click.option("--exclude", multiple=True, type=click.Path(path_type=Path), help="Folders to keep out of training (held-out test split).")
-@click.option("--project-splits", type=click.Path(exists=True, file_okay=False, path_type=Path), help="A photos/ folder laid out as ../shared/data/photos: hold out and validate on the project's fixed splits (filmgan.train.splits).")
+@project_splits_option
 @click.option("--recipe", type=click.Choice(["paint", "gram"]), default="paint", show_default=True,
               help="paint: palette step + MobileNetV2 texture loss (needs --feature-weights); gram: the v1 recipe (Gram loss on raw features).")
 @click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="ImageNet MobileNetV2 weights (.tflite or torchvision) for the paint recipe's losses.")
@@ -195,12 +207,7 @@ def train_stylize(style, data, val, exclude, project_splits, recipe, feature_wei
             import torch
 
             torch.set_num_threads(threads)
-        excluded, validation = [str(e) for e in exclude], [str(v) for v in val]
-        if project_splits:
-            from . import splits
-
-            excluded += [str(p) for p in splits.excluded_from_training(project_splits)]
-            validation += [str(p) for p in splits.validation(project_splits)]
+        excluded, validation, _ = split_lists(exclude, val, project_splits)
         credits = {k: v for k, v in (("painter", painter), ("title", title), ("year", year)) if v}
         common = dict(internal_size=internal_size, load_size=load_size, credits=credits, widths=channels, blocks=blocks, stem_kernel=stem_kernel,
                       separable=separable, content_weight=content_weight, tv_weight=tv_weight, gan_mode=options["gan_loss"], d_scales=d_scales)
@@ -242,8 +249,9 @@ def train_stylize(style, data, val, exclude, project_splits, recipe, feature_wei
 @click.option("--colour-weight", type=click.FloatRange(0.0), help="Colourfulness-matching weight of a colorize model's losses (default: the --init model's, from its card).")
 @click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The MobileNetV2 weights a paint-recipe style model was trained with (its card names the file).")
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch default).")
+@project_splits_option
 @trainer_options
-def train_temporal(init, task, data, videos, val, exclude, style, temporal_weight, real_fraction, pair_batch, clip_size, pairs_per_clip, max_shift, object_shift, load_size, adv_weight, colour_weight,
+def train_temporal(init, task, data, videos, val, exclude, project_splits, style, temporal_weight, real_fraction, pair_batch, clip_size, pairs_per_clip, max_shift, object_shift, load_size, adv_weight, colour_weight,
                    feature_weights, threads, **options):
     """Fine-tune a colorize or style model with the temporal warp loss.
 
@@ -273,8 +281,9 @@ def train_temporal(init, task, data, videos, val, exclude, style, temporal_weigh
         if feature_weights:
             overrides["features"] = {"kind": "mobilenet-v2", "path": str(feature_weights)}
         clips = list_media(videos)[1] if videos else []
+        excluded, validation, _ = split_lists(exclude, val, project_splits)
         task_obj = build_temporal_task(
-            init, [str(d) for d in data], [str(v) for v in val], [str(e) for e in exclude], [str(c) for c in clips], task=task, style=style,
+            init, [str(d) for d in data], validation, excluded, [str(c) for c in clips], task=task, style=style,
             weight=temporal_weight, real_fraction=real_fraction, motion=MotionConfig(shift=max_shift, object_shift=object_shift), clip_size=clip_size,
             pairs_per_clip=pairs_per_clip, pair_batch=pair_batch, load_size=load_size, overrides=overrides,
         )
