@@ -34,8 +34,9 @@ def lab_to_rgb8(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", ["style-the-scream", pytest.param("colorize-v5", marks=[pytest.mark.slow, pytest.mark.xfail(
-    strict=False, reason="colorize-v4's ORT int8 ab output measured 35.8 dB mean (min 35.2) against fp32 on the 24 held-out photos "
-                         "(MinMax, per-channel, reduce_range, first/last conv float), below the 40 dB bar; colorize-v5 not measured yet")])])
+    strict=False, reason="colorize-v5's ORT int8 ab output measured 36.6 dB mean (min 26.4) against fp32 on 24 validation photos "
+                         "(MinMax, per-channel, reduce_range, first/last conv float; 37.1 with the last 8 convs float, 39.2 / min 27.9 "
+                         "with percentile calibration): the annealed-mean softmax over 261 bins amplifies logit error; below the 40 dB bar")])])
 def test_int8_engine_keeps_40db_against_fp32_on_held_out_photos(tmp_path, monkeypatch, name):
     monkeypatch.setenv(cache.ENGINE_DIR_ENV, str(tmp_path))
     path = WEIGHTS / f"{name}.safetensors"
