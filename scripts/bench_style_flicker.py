@@ -66,7 +66,10 @@ def main() -> None:
     parser.add_argument("--baseline-rev", default=V1_REV, help="Git revision of the baseline models (default: v1).")
     parser.add_argument("--clips", default=",".join(DEFAULT_CLIPS), help="Clips under ../shared/data/videos.")
     parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--model", action="append", default=[], metavar="PRESET=FILE",
+                        help="Measure FILE (a candidate model) in place of PRESET's shipped model (repeatable).")
     args = parser.parse_args()
+    candidates = dict(m.split("=", 1) for m in args.model)
 
     from bench_temporal import read_clip
 
@@ -84,10 +87,11 @@ def main() -> None:
             preset = find_preset(name)
             config = preset.task_config()
             blend = preset.blend_config()
-            engine = load_engine(preset.model_path(), EngineConfig(precision=args.precision), task="style")
+            model = Path(candidates[name]) if name in candidates else preset.model_path()
+            engine = load_engine(model, EngineConfig(precision=args.precision), task="style")
             new = render_errors(lambda: StylizeProcessor(engine, render_size=config.render_size, upsample=config.upsample,
                                                          palette_strength=config.palette_strength), blend, clips)
-            print(f"{name:16} {'shipped':9} {new['per_frame']:9.3e} {new['blended']:9.3e} {new['original']:9.3e}")
+            print(f"{name:16} {'candidate' if name in candidates else 'shipped':9} {new['per_frame']:9.3e} {new['blended']:9.3e} {new['original']:9.3e}")
             old_path = baseline_model(args.baseline_rev, preset.model, Path(tmp))
             if old_path is None:
                 print(f"{'':16} {'v1':9} (no model at {args.baseline_rev}: a new preset)")
