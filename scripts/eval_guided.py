@@ -14,20 +14,28 @@ size and temporal blending).
   features) -- what a colourist does when picking a similar photo, decided on the grey images only, never
   on the target's colours. The *own* reference is the photo itself. ΔE: automatic, other, own.
 * ``--part hints``: every held-out photo (bsds500_test and the tenth of each new set), 10 random points
-  (seeded per photo) with the true colour of their pixel; ΔE automatic against hinted.
-* ``--split validation`` runs the photo parts on the validation split instead (for choosing settings).
+  (seeded per photo) with the true colour of their pixel; ΔE automatic against hinted. ``--sigma`` and
+  ``--screen`` (several values: every combination, a grid) choose the spreading (``SpreadConfig``; default
+  the shipped one); the network runs once per photo and only the spreading is repeated per setting.
+  ``--hint-palette`` also conditions the network on the hint colours' palette (one more network run per
+  photo). With more than one setting the output is one row per setting.
+* ``--split validation`` runs the photo parts on the validation split instead (for choosing settings;
+  the hints part reports it set by set, so ``--limit`` takes from each set).
 
     python scripts/eval_guided.py --part keyframes --sheet docs/guided_keyframes.jpg
     python scripts/eval_guided.py --part reference
     python scripts/eval_guided.py --part hints [--limit N]
+    python scripts/eval_guided.py --part hints --split validation --sigma 2 4 8 --screen 1e-3 1e-4 [--hint-palette]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 import zlib
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -42,6 +50,7 @@ from filmgan.guide import ColourGuide  # noqa: E402
 from filmgan.guide.build import DEFAULT_PALETTE  # noqa: E402
 from filmgan.guide.hints import Hint, HintSet  # noqa: E402
 from filmgan.guide.keyframes import Keyframe, track_frames  # noqa: E402
+from filmgan.guide.propagate import SpreadConfig  # noqa: E402
 from filmgan.guide.reference import Palette  # noqa: E402
 from filmgan.metrics.flicker import WarpErrors  # noqa: E402
 from filmgan.metrics.image import delta_e  # noqa: E402
@@ -49,7 +58,8 @@ from filmgan.presets import find_preset  # noqa: E402
 from filmgan.processors.colorize import ColorizeProcessor  # noqa: E402
 from filmgan.temporal.blend import FlowBlender  # noqa: E402
 from filmgan.train import splits  # noqa: E402
-from filmgan.video.color import recombine_luminance_chroma, rgb_to_luminance_l  # noqa: E402
+from filmgan.video.color import recombine_luminance_chroma, rgb_to_lab, rgb_to_luminance_l  # noqa: E402
+from filmgan.video.frames import FrameBatch  # noqa: E402
 from filmgan.video.images import read_image, write_image  # noqa: E402
 
 DATA = ROOT.parent / "shared/data"
@@ -215,26 +225,81 @@ def random_hints(truth: np.ndarray, seed: int, count: int = HINTS_PER_PHOTO) -> 
     return HintSet(tuple(Hint(((float(x), float(y)),), tuple(int(v) for v in truth[y, x]), 2.0, False) for x, y in zip(xs, ys)))
 
 
-def hints_part(engine, split: str, limit: int | None) -> None:
+def hint_palette(truth: np.ndarray, hints: HintSet, bins: np.ndarray) -> Palette:
+    """The palette of the hint colours, each at its pixel's lightness (the shipped palette settings)."""
+    pts = np.array([h.points[0] for h in hints.hints], np.int64)
+    return Palette.from_lab(rgb_to_lab(truth[pts[:, 1], pts[:, 0]][None])[0], bins, config=DEFAULT_PALETTE)
+
+
+def photo_parts(split: str) -> dict[str, list[Path]]:
     photos = DATA / "photos"
-    parts = splits.held_out(photos) if split == "heldout" else {"validation": splits.validation(photos)}
+    if split == "heldout":
+        return splits.held_out(photos)
+    parts = {}
+    for p in splits.validation(photos):
+        parts.setdefault(p.parent.name, []).append(p)
+    return parts
+
+
+def hinted(proc: ColorizeProcessor, truth: np.ndarray, hints: HintSet, configs, palette: Palette | None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The automatic output and the hinted one per spreading setting, through the processor's own steps:
+    the network runs once (twice with a palette), the guide's spreading once per setting."""
+    batch = FrameBatch(truth[None], np.zeros(1, np.int64), Fraction(1, 25))
+    prepared = proc.prepare(batch)
+    proc.set_guide(None)
+    ab = proc.infer(prepared)
+    auto = proc.finish(batch, prepared, ab)[0].frames[0]
+    if palette is not None:
+        proc.set_guide(ColourGuide(palette=palette))
+        ab = proc.infer(prepared)
+    outs = []
+    for config in configs:
+        proc.set_guide(ColourGuide(palette=palette, hints=hints, spread_config=config))
+        outs.append(proc.finish(batch, prepared, ab)[0].frames[0])
+    return auto, outs
+
+
+def label(config: SpreadConfig) -> str:
+    return f"σ {config.sigma:g}, screen {config.screen:g}"
+
+
+def hints_part(engine, split: str, limit: int | None, configs: list[SpreadConfig], use_palette: bool) -> None:
     proc = processor(engine)
-    print("| part | photos | ΔE auto | ΔE 10 hints | below auto |")
-    print("|---|---|---|---|---|")
-    pooled = {"auto": [], "hints": []}
+    parts = photo_parts(split)
+    scores = {part: {"auto": [], **{c: [] for c in configs}} for part in parts}
     for part, files in parts.items():
-        s = {"auto": [], "hints": []}
+        t = time.time()
         for path in files[:limit]:
             truth = read_image(path)
-            for kind, guide in (("auto", None), ("hints", ColourGuide(hints=random_hints(truth, zlib.crc32(path.name.encode()))))):
-                proc.set_guide(guide)
-                s[kind].append(delta_e(truth, proc.colorize(truth[None])[0]))
-        a, h = np.mean(s["auto"]), np.mean(s["hints"])
-        print(f"| {part} | {len(s['auto'])} | {a:.2f} | {h:.2f} | {100 * (1 - h / a):.0f} % |", flush=True)
-        for k in pooled:
-            pooled[k] += s[k]
-    a, h = np.mean(pooled["auto"]), np.mean(pooled["hints"])
-    print(f"| **pooled** | {len(pooled['auto'])} | {a:.2f} | {h:.2f} | **{100 * (1 - h / a):.0f} %** (bar 25 %) |")
+            hints = random_hints(truth, zlib.crc32(path.name.encode()))
+            palette = hint_palette(truth, hints, engine.prior_bins) if use_palette else None
+            auto, outs = hinted(proc, truth, hints, configs, palette)
+            scores[part]["auto"].append(delta_e(truth, auto))
+            for config, out in zip(configs, outs):
+                scores[part][config].append(delta_e(truth, out))
+        print(f"<!-- {part}: {len(files[:limit])} photos, {time.time() - t:.0f} s -->", file=sys.stderr, flush=True)
+    scores["pooled"] = {k: [x for part in parts for x in scores[part][k]] for k in scores[next(iter(parts))]}
+    below = lambda part, c: 100 * (1 - np.mean(scores[part][c]) / np.mean(scores[part]["auto"]))  # noqa: E731
+    what = f"10 hints{' + palette' if use_palette else ''}"
+    if len(configs) == 1:
+        c = configs[0]
+        print(f"<!-- {label(c)}, pin {c.pin:g} -->")
+        print(f"| part | photos | ΔE auto | ΔE {what} | below auto |")
+        print("|---|---|---|---|---|")
+        for part, s in scores.items():
+            a, h = np.mean(s["auto"]), np.mean(s[c])
+            if part == "pooled":
+                print(f"| **pooled** | {len(s['auto'])} | {a:.2f} | {h:.2f} | **{below(part, c):.0f} %** (bar 25 %) |")
+            else:
+                print(f"| {part} | {len(s['auto'])} | {a:.2f} | {h:.2f} | {below(part, c):.0f} % |")
+        return
+    counts = ", ".join(f"{p} {len(s['auto'])}" for p, s in scores.items())
+    print(f"<!-- {split} photos: {counts}; ΔE auto pooled {np.mean(scores['pooled']['auto']):.2f} -->")
+    print(f"| spreading ({what}) | {' | '.join(f'{p} below auto' for p in parts)} | ΔE pooled | pooled below auto |")
+    print("|---|" + "---|" * (len(parts) + 2))
+    for c in configs:
+        print(f"| {label(c)} | {' | '.join(f'{below(p, c):.1f} %' for p in parts)} | {np.mean(scores['pooled'][c]):.2f} | "
+              f"**{below('pooled', c):.1f} %** |")
 
 
 def main() -> None:
@@ -244,6 +309,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="at most this many photos (per part for hints)")
     parser.add_argument("--sheet", type=Path, help="keyframes: write the README sheet (JPEG) here")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sigma", type=float, nargs="+", default=[SpreadConfig.sigma], help="hints: spreading sigma(s), L units")
+    parser.add_argument("--screen", type=float, nargs="+", default=[SpreadConfig.screen], help="hints: spreading screening value(s)")
+    parser.add_argument("--hint-palette", action="store_true", help="hints: also condition the network on the hint colours' palette")
     args = parser.parse_args()
     with TorchEngine(MODEL, task="colorize", threads=args.threads) as engine:
         if args.part == "keyframes":
@@ -251,7 +319,8 @@ def main() -> None:
         elif args.part == "reference":
             reference_part(engine, args.split, args.limit)
         else:
-            hints_part(engine, args.split, args.limit)
+            configs = [SpreadConfig(sigma=g, screen=c) for g, c in itertools.product(args.sigma, args.screen)]
+            hints_part(engine, args.split, args.limit, configs, args.hint_palette)
 
 
 if __name__ == "__main__":

@@ -133,14 +133,15 @@ def test_engines_without_prior_refuse_palettes(engine):
 
 # -- spreading hints -----------------------------------------------------------------------------------
 
-def test_spread_keeps_hints_stops_at_edges_and_fades_with_distance():
+@pytest.mark.parametrize("config", [SpreadConfig(sigma=4.0, screen=1e-3), SpreadConfig()])
+def test_spread_keeps_hints_stops_at_edges_and_fades_with_distance(config):
     lightness = np.full((40, 80), 30.0, np.float32)
     lightness[:, 40:] = 80.0  # an edge down the middle
     values = np.zeros((40, 80, 2), np.float32)
     mask = np.zeros((40, 80), np.float32)
     values[20, 10] = (50.0, -20.0)
     mask[20, 10] = 1
-    out = spread(lightness, values, mask, SpreadConfig(sigma=4.0, screen=1e-3))
+    out = spread(lightness, values, mask, config)
     assert np.allclose(out[20, 10], (50.0, -20.0), atol=1.0)
     assert out[20, 30, 0] > 10  # carried across the uniform left half
     assert out[20, 12, 0] > out[20, 30, 0]  # fading with distance
