@@ -96,14 +96,15 @@ class Preset:
 
     def guide_spec(self, references=None, keyframes=None, hints=None):
         """The guidance (``filmgan.guide.GuideSpec``): each flag given (references and keyframes as given on
-        the command line, ``'N=path'``) replaces the preset's; the preset's paths are relative to its file."""
+        the command line, ``'N=path'``, or as ``Keyframe``s) replaces the preset's; the preset's paths are
+        relative to its file."""
         from .guide import GuideSpec
         from .guide.keyframes import Keyframe, parse_keyframe
 
         here = self.path.parent
         refs = tuple(Path(r) for r in references) if references else tuple(here / r for r in self.guide.get("references", ()))
         if keyframes:
-            keys = tuple(parse_keyframe(k) for k in keyframes)
+            keys = tuple(k if isinstance(k, Keyframe) else parse_keyframe(k) for k in keyframes)
         else:
             keys = tuple(Keyframe(int(n), here / p) for n, p in self.guide.get("keyframes", {}).items())
         hint_file = Path(hints) if hints else (here / self.guide["hints"] if "hints" in self.guide else None)

@@ -46,17 +46,12 @@ def baseline_model(rev: str, model: str, folder: Path) -> Path | None:
 
 
 def render_errors(processor_factory, blend, clips: dict[str, np.ndarray]) -> dict[str, float]:
-    """Pooled E_warp of per-frame and blended output over ``clips`` (name -> frames)."""
-    from bench_temporal import BATCH, blended, pooled, warp_errors
+    """Pooled E_warp of per-frame and blended output over ``clips`` (name -> frames); a fresh processor per
+    clip, so the palette step's shot statistics start anew as they do for each file of a render."""
+    from bench_temporal import pooled, style_frames
 
-    rows = []
-    for name, frames in clips.items():
-        proc = processor_factory()
-        out = np.concatenate([proc.stylize(frames[i:i + BATCH]) for i in range(0, len(frames), BATCH)])
-        bl, _ = blended(blend, frames, out)
-        e = warp_errors(frames, per_frame=out, blended=bl, original=frames)
-        rows.append({"frames": len(frames), "per_frame": e["per_frame"], "blended": e["blended"], "original": e["original"]})
-    return {k: pooled(rows, k) for k in ("per_frame", "blended", "original")}
+    rows = [style_frames(frames, processor_factory(), blend) for frames in clips.values()]
+    return {k: pooled(rows, f"ewarp_{k}") for k in ("per_frame", "blended", "original")}
 
 
 def main() -> None:

@@ -147,12 +147,16 @@ def colorize_clip(path: Path, proc, blend: BlendConfig, n: int, start) -> dict:
 
 
 def style_clip(path: Path, proc, blend: BlendConfig, n: int, start) -> dict:
-    colour = read_clip(path, n, start)
+    return {"clip": path.name, **style_frames(read_clip(path, n, start), proc, blend)}
+
+
+def style_frames(colour: np.ndarray, proc, blend: BlendConfig) -> dict:
+    """E_warp of a style processor's per-frame and blended output on the colour frames of one clip."""
     pf, t_model = per_frame(proc.stylize, colour)
     bl, t_blend = blended(blend, colour, pf)
     e = warp_errors(colour, per_frame=pf, blended=bl, original=colour)
     return {
-        "clip": path.name, "frames": len(colour), "ewarp_per_frame": e["per_frame"], "ewarp_blended": e["blended"],
+        "frames": len(colour), "ewarp_per_frame": e["per_frame"], "ewarp_blended": e["blended"],
         "ewarp_original": e["original"],  # the source's own: flow failure, not flicker (the metric's floor)
         "ratio_vs_per_frame": e["blended"] / e["per_frame"], "ms_per_frame_processor": 1000 * t_model, "ms_per_frame_blend": 1000 * t_blend,
     }

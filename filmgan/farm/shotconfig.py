@@ -34,8 +34,10 @@ def shot_config(shot: Shot) -> ShotConfig:
     preset = find_preset(shot.preset)
     task = preset.task_config(render_size=shot.render_size, saturation=shot.saturation, temporal=shot.temporal,
                               temporal_strength=shot.temporal_strength)
+    from ..guide.keyframes import Keyframe
+
     try:
-        guide = preset.guide_spec(references=shot.references or None, keyframes=[f"{n}={p}" for n, p in shot.keyframes] or None,
+        guide = preset.guide_spec(references=shot.references or None, keyframes=[Keyframe(n, p) for n, p in shot.keyframes] or None,
                                   hints=shot.hints)
     except ConfigError as exc:
         raise ConfigError(f"shot '{shot.name}': {exc}") from exc
