@@ -12,7 +12,9 @@ with the source's own E_warp beside them (the metric's floor where the flow fail
                                           [--baseline-rev 045642b] [--clips a.mp4,b.webm]
 
 A texture-rich painting has more high-frequency energy to misalign than a blurred colour grade, so an
-equal E_warp is the stricter result for the painting model; the ratio new / v1 is printed per preset.
+equal E_warp is the stricter result for the painting model; the ratio new / v1 is printed per preset, and
+beside it the same ratio after the new blended output is Gaussian-blurred (one sigma per clip) down to v1's
+fine-detail energy ("at v1 detail"): below 1 means the new model flickers less for the detail it keeps.
 """
 
 from __future__ import annotations
@@ -45,13 +47,52 @@ def baseline_model(rev: str, model: str, folder: Path) -> Path | None:
     return path
 
 
-def render_errors(processor_factory, blend, clips: dict[str, np.ndarray]) -> dict[str, float]:
-    """Pooled E_warp of per-frame and blended output over ``clips`` (name -> frames); a fresh processor per
-    clip, so the palette step's shot statistics start anew as they do for each file of a render."""
+def render_errors(processor_factory, blend, clips: dict[str, np.ndarray]) -> tuple[dict[str, float], list[dict]]:
+    """Pooled E_warp of per-frame and blended output over ``clips`` (name -> frames), and the per-clip rows
+    (with their blended frames); a fresh processor per clip, so the palette step's shot statistics start
+    anew as they do for each file of a render."""
     from bench_temporal import pooled, style_frames
 
-    rows = [style_frames(frames, processor_factory(), blend) for frames in clips.values()]
-    return {k: pooled(rows, f"ewarp_{k}") for k in ("per_frame", "blended", "original")}
+    rows = [style_frames(frames, processor_factory(), blend, keep=True) for frames in clips.values()]
+    return {k: pooled(rows, f"ewarp_{k}") for k in ("per_frame", "blended", "original")}, rows
+
+
+def mean_detail(frames: np.ndarray) -> float:
+    """Mean fine-detail energy of a clip's frames (``filmgan.train.paint.detail_energy``, sigma 3)."""
+    from filmgan.train.paint import detail_energy
+
+    return float(np.mean([detail_energy(f) for f in frames]))
+
+
+def blur_to_detail(frames: np.ndarray, target: float) -> tuple[np.ndarray, float]:
+    """``frames`` Gaussian-blurred (one sigma for the clip, found by bisection) down to a mean detail
+    energy of ``target``; unchanged (sigma 0) when they have no more detail than that."""
+    import cv2
+
+    def blur(sigma: float) -> np.ndarray:
+        return np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in frames])
+
+    if mean_detail(frames) <= target:
+        return frames, 0.0
+    low, high = 0.0, 8.0
+    for _ in range(12):
+        mid = (low + high) / 2
+        low, high = (mid, high) if mean_detail(blur(mid)) > target else (low, mid)
+    return blur(high), high
+
+
+def detail_matched(new_rows: list[dict], old_rows: list[dict], clips: dict[str, np.ndarray]) -> tuple[float, float, float]:
+    """Pooled blended E_warp of the new output after blurring each clip to v1's detail energy, and the
+    pooled detail energies of new and v1 (the same pairs, flow and cuts as the unblurred numbers)."""
+    from bench_temporal import pooled, warp_errors
+
+    matched = []
+    for new, old, colour in zip(new_rows, old_rows, clips.values()):
+        target = mean_detail(old["blended_frames"])
+        frames, _ = blur_to_detail(new["blended_frames"], target)
+        matched.append({"frames": new["frames"], "ewarp": warp_errors(colour, matched=frames)["matched"],
+                        "detail_new": mean_detail(new["blended_frames"]), "detail_old": target})
+    return pooled(matched, "ewarp"), pooled(matched, "detail_new"), pooled(matched, "detail_old")
 
 
 def main() -> None:
@@ -75,7 +116,7 @@ def main() -> None:
     names = args.presets.split(",") if args.presets else [p.name for p in list_presets(strict=False) if p.task == "style"]
     clips = {c: read_clip(VIDEOS / c, args.frames, "middle") for c in args.clips.split(",")}
     print(f"{len(clips)} clips x {args.frames} frames; baseline models at {args.baseline_rev}")
-    print(f"{'preset':16} {'model':9} {'E_pf':>9} {'E_blend':>9} {'E_source':>9} {'blend new/v1':>12}")
+    print(f"{'preset':16} {'model':9} {'E_pf':>9} {'E_blend':>9} {'E_source':>9} {'detail':>7} {'blend new/v1':>12} {'at v1 detail':>12}")
     worse = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -84,17 +125,20 @@ def main() -> None:
             blend = preset.blend_config()
             model = Path(candidates[name]) if name in candidates else preset.model_path()
             engine = load_engine(model, EngineConfig(precision=args.precision), task="style")
-            new = render_errors(lambda: StylizeProcessor(engine, render_size=config.render_size, upsample=config.upsample,
-                                                         palette_strength=config.palette_strength), blend, clips)
-            print(f"{name:16} {'candidate' if name in candidates else 'shipped':9} {new['per_frame']:9.3e} {new['blended']:9.3e} {new['original']:9.3e}")
+            new, new_rows = render_errors(lambda: StylizeProcessor(engine, render_size=config.render_size, upsample=config.upsample,
+                                                                   palette_strength=config.palette_strength), blend, clips)
+            kind = "candidate" if name in candidates else "shipped"
             old_path = baseline_model(args.baseline_rev, preset.model, Path(tmp))
             if old_path is None:
+                print(f"{name:16} {kind:9} {new['per_frame']:9.3e} {new['blended']:9.3e} {new['original']:9.3e}")
                 print(f"{'':16} {'v1':9} (no model at {args.baseline_rev}: a new preset)")
                 continue
             old_engine = load_engine(old_path, EngineConfig(precision=args.precision), task="style")
-            old = render_errors(lambda: StylizeProcessor(old_engine, render_size=config.render_size, upsample="bicubic"), blend, clips)
+            old, old_rows = render_errors(lambda: StylizeProcessor(old_engine, render_size=config.render_size, upsample="bicubic"), blend, clips)
+            at_detail, detail_new, detail_old = detail_matched(new_rows, old_rows, clips)
             ratio = new["blended"] / old["blended"]
-            print(f"{'':16} {'v1':9} {old['per_frame']:9.3e} {old['blended']:9.3e} {old['original']:9.3e} {ratio:12.3f}")
+            print(f"{name:16} {kind:9} {new['per_frame']:9.3e} {new['blended']:9.3e} {new['original']:9.3e} {detail_new:7.2f} {ratio:12.3f} {at_detail / old['blended']:12.3f}")
+            print(f"{'':16} {'v1':9} {old['per_frame']:9.3e} {old['blended']:9.3e} {old['original']:9.3e} {detail_old:7.2f}")
             if ratio > 1.0:
                 worse.append(name)
     print(f"bar (blended E_warp no worse than v1's): {'PASS' if not worse else 'FAIL for ' + ', '.join(worse)}")

@@ -150,16 +150,20 @@ def style_clip(path: Path, proc, blend: BlendConfig, n: int, start) -> dict:
     return {"clip": path.name, **style_frames(read_clip(path, n, start), proc, blend)}
 
 
-def style_frames(colour: np.ndarray, proc, blend: BlendConfig) -> dict:
-    """E_warp of a style processor's per-frame and blended output on the colour frames of one clip."""
+def style_frames(colour: np.ndarray, proc, blend: BlendConfig, keep: bool = False) -> dict:
+    """E_warp of a style processor's per-frame and blended output on the colour frames of one clip
+    (``keep``: the blended frames too, as ``blended_frames``)."""
     pf, t_model = per_frame(proc.stylize, colour)
     bl, t_blend = blended(blend, colour, pf)
     e = warp_errors(colour, per_frame=pf, blended=bl, original=colour)
-    return {
+    row = {
         "frames": len(colour), "ewarp_per_frame": e["per_frame"], "ewarp_blended": e["blended"],
         "ewarp_original": e["original"],  # the source's own: flow failure, not flicker (the metric's floor)
         "ratio_vs_per_frame": e["blended"] / e["per_frame"], "ms_per_frame_processor": 1000 * t_model, "ms_per_frame_blend": 1000 * t_blend,
     }
+    if keep:
+        row["blended_frames"] = bl
+    return row
 
 
 def frames_720p(clips: list[Path], n: int = 16) -> np.ndarray:

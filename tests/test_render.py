@@ -4,6 +4,7 @@ Ctrl-C, atomicity, progress, and the no-torch rule."""
 from __future__ import annotations
 
 import _thread
+import signal
 import subprocess
 import sys
 import threading
@@ -141,13 +142,19 @@ class Slow(IdentityProcessor):
 def test_ctrl_c_stops_promptly_and_leaves_nothing(clips, tmp_path):
     """A real SIGINT (as from Ctrl-C) delivered to the main thread while it waits on a queue."""
     before = threading.active_count()
+    # Python's own Ctrl-C handler, also where the test process inherited SIGINT ignored (a shell's
+    # background job), in which case interrupt_main would do nothing
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
-    timer.start()
-    started = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
-        render(clips["long_mp4"].path, tmp_path / "out.mp4", Slow(), cfg(batch_size=1))
-        time.sleep(5)  # not reached unless the render finished before the signal
-    timer.join()
+    try:
+        timer.start()
+        started = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            render(clips["long_mp4"].path, tmp_path / "out.mp4", Slow(), cfg(batch_size=1))
+            time.sleep(5)  # not reached unless the render finished before the signal
+        timer.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.perf_counter() - started < 3
     assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
     assert threading.active_count() == before
