@@ -9,6 +9,7 @@ breakdown of the stages (decode alone, prepare + network + finish in memory, ren
 
     python scripts/bench_backends.py                                   # ../shared/data/videos/big_buck_bunny_0_30.webm
     python scripts/bench_backends.py --style great-wave --frames 96 --threads 2 --json
+    python scripts/bench_backends.py --backends auto,torch          # end to end with torch too (issue 13: style >= 3 fps)
 
 Targets (issue 15): colorize 720p >= 8 fps, every style preset 720p >= 5 fps.
 """
@@ -22,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT.parent / "shared" / "data" / "videos" / "big_buck_bunny_0_30.webm"
@@ -71,8 +71,8 @@ def network_rows(preset_name: str, threads: int, repeats: int, compile_too: bool
     return rows
 
 
-def end_to_end(preset_name: str, clip: Path, frames: int, threads: int) -> dict:
-    """fps of decode alone, of the processor in memory, and of the whole render, with backend auto."""
+def end_to_end(preset_name: str, clip: Path, frames: int, threads: int, backend: str = "auto") -> dict:
+    """fps of decode alone, of the processor in memory, and of the whole render, with ``backend``."""
     from filmgan.backends import EngineConfig, load_engine
     from filmgan.config import DecodeConfig, RenderConfig
     from filmgan.pipeline.render import render
@@ -85,7 +85,7 @@ def end_to_end(preset_name: str, clip: Path, frames: int, threads: int) -> dict:
     t = time.perf_counter()
     batches = list(VideoReader(clip, decode))
     decode_fps = frames / (time.perf_counter() - t)
-    with load_engine(preset.model_path(), EngineConfig(threads=threads), task=preset.task) as engine:
+    with load_engine(preset.model_path(), EngineConfig(backend=backend, threads=threads), task=preset.task) as engine:
         processor = build_processor(preset.task_config(), engine)
         t = time.perf_counter()
         for batch in batches:
@@ -108,10 +108,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile")
     ap.add_argument("--no-render", action="store_true", help="network rows only")
+    ap.add_argument("--backends", default="auto", help="comma-separated backends for the end-to-end renders (e.g. auto,torch)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rows = network_rows("colorize", args.threads, args.repeats, args.compile) + network_rows(args.style, args.threads, args.repeats, args.compile)
-    renders = [] if args.no_render or not args.clip.is_file() else [end_to_end(p, args.clip, args.frames, args.threads) for p in ("colorize", args.style)]
+    renders = [] if args.no_render or not args.clip.is_file() else [end_to_end(p, args.clip, args.frames, args.threads, b)
+                                                                                  for b in args.backends.split(",") for p in ("colorize", args.style)]
     if args.json:
         print(json.dumps({"network": rows, "end_to_end": renders}))
         return

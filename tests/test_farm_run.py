@@ -124,3 +124,23 @@ def test_cli_reports_job_file_errors_with_exit_code_1(tmp_path, clip):
     job_path = write_job(tmp_path, [{"input": str(clip.path), "output": "out/x.mkv", "presett": "colorize"}])
     result = run_cli("batch", "plan", job_path, "--json")
     assert result.returncode == 1 and "did you mean 'preset'" in json_line(result)["error"]
+
+
+def test_a_primed_audio_stream_into_matroska_merges_like_the_single_pass(tmp_path):
+    """AAC in MP4 starts at pts -1024 (encoder priming); Matroska cannot store negative timestamps, so the
+    muxer moves every stream later by the priming. The merge must accept that shift (it is the single
+    pass's too) and keep every audio packet."""
+    source = make_video(tmp_path / "primed.mp4", frames=40, size=(96, 64), audio=True, gop=10)
+    job = load_job(write_job(tmp_path, [{"input": str(source.path), "output": "out/p.mkv", "render_size": 64}], chunk_size=20, warmup=4))
+    shot = job.shots[0]
+    plan = plan_shot(job, shot)
+    for c in plan.chunks:
+        run_chunk(job, shot, c)
+    assert merge_shot(job, shot, plan).mode == "copy"
+    ref = single_pass(job, shot, tmp_path / "single.mkv")
+    (_, a_pts, a_tb), (b, b_pts, b_tb) = decode_all(ref), decode_all(shot.output)
+    assert len(b) == 40 and b_pts == a_pts and a_tb == b_tb
+    assert b_pts[0] > 0  # the muxer's shift is there (the priming), in both
+    assert packets(shot.output) == packets(ref)
+    assert partials(tmp_path) == []
+    close_engines()

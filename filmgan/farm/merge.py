@@ -175,17 +175,38 @@ def _rescale(value: Fraction) -> int:
     return floor + 1 if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and value > 0) else floor
 
 
+def _muxer_shift(lead: int, side_start: Fraction | None, tb: Fraction) -> int:
+    """The shift (in ``tb``) a muxer applied to every stream, or 0. A copied stream that starts before the
+    video (MP3/AAC priming: audio pts -1105/44100 against video 0) has negative timestamps, which Matroska
+    cannot store: FFmpeg moves all streams later until the earliest is at 0 (``avoid_negative_ts``), keeping
+    A/V sync. A positive lead of the first frame is that shift exactly when some copied stream now starts
+    at 0, before the video."""
+    if lead > 0 and side_start is not None and abs(side_start) < tb:
+        return lead
+    return 0
+
+
 def verify_output(path: Path, info: ClipInfo, plan: ShotPlan, trim: bool) -> None:
     """OutputError unless ``path`` holds the shot's frames with the source pts and span."""
     offset = plan.pts[0] if trim else 0
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         tb = Fraction(stream.time_base)
-        packets = sorted((p.pts, p.duration or 0) for p in container.demux(stream) if p.size and p.pts is not None)
+        packets, side_start = [], None
+        for p in container.demux():
+            if not p.size or p.pts is None:
+                continue
+            if p.stream.index == stream.index:
+                packets.append((p.pts, p.duration or 0))
+            else:
+                start = p.pts * Fraction(p.stream.time_base)
+                side_start = start if side_start is None else min(side_start, start)
+        packets.sort()
     expected = [_rescale((p - offset) * info.time_base / tb) for p in plan.pts]
     got = [p for p, _ in packets]
     if len(got) != len(expected):
         raise OutputError(f"{path}: {len(got)} frames written for the shot's {len(expected)}")
+    expected = [e + _muxer_shift(got[0] - expected[0], side_start, tb) for e in expected]
     wrong = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), None)
     if wrong is not None:
         raise OutputError(f"{path}: frame {plan.start + wrong} has pts {got[wrong]} ({tb}), the source's is {expected[wrong]}")
