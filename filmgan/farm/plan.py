@@ -135,7 +135,8 @@ def scan_shot(shot: Shot, progress: Callable[[int], None] | None = None) -> tupl
         raise InputError(f"shot '{shot.name}': input {shot.input} does not exist")
     blend = shot_config(shot).task.blend
     detector = SceneCutDetector(blend.scene_cut_threshold)
-    reader = VideoReader(shot.input, DecodeConfig(start=shot.start, end=shot.end, batch_size=16))
+    # frame-threaded decoding: the scan runs on its own, before any chunk, so it may use every core
+    reader = VideoReader(shot.input, DecodeConfig(start=shot.start, end=shot.end, batch_size=16, thread_type="AUTO"))
     cuts, pts, index = [], [], shot.start
     for batch in reader:
         for frame, p in zip(batch.frames, batch.pts):
