@@ -206,7 +206,8 @@ def verify_output(path: Path, info: ClipInfo, plan: ShotPlan, trim: bool) -> Non
     got = [p for p, _ in packets]
     if len(got) != len(expected):
         raise OutputError(f"{path}: {len(got)} frames written for the shot's {len(expected)}")
-    expected = [e + _muxer_shift(got[0] - expected[0], side_start, tb) for e in expected]
+    shift = _muxer_shift(got[0] - expected[0], side_start, tb) if got else 0
+    expected = [e + shift for e in expected]
     wrong = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), None)
     if wrong is not None:
         raise OutputError(f"{path}: frame {plan.start + wrong} has pts {got[wrong]} ({tb}), the source's is {expected[wrong]}")
