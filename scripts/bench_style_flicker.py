@@ -64,21 +64,21 @@ def mean_detail(frames: np.ndarray) -> float:
     return float(np.mean([detail_energy(f) for f in frames]))
 
 
-def blur_to_detail(frames: np.ndarray, target: float) -> tuple[np.ndarray, float]:
-    """``frames`` Gaussian-blurred (one sigma for the clip, found by bisection) down to a mean detail
-    energy of ``target``; unchanged (sigma 0) when they have no more detail than that."""
+def blur_to_detail(frames: np.ndarray, detail: float, target: float) -> np.ndarray:
+    """``frames`` (of mean detail energy ``detail``) Gaussian-blurred, one sigma for the clip found by
+    bisection, down to a mean detail energy of ``target``; unchanged when they have no more than that."""
     import cv2
 
     def blur(sigma: float) -> np.ndarray:
         return np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in frames])
 
-    if mean_detail(frames) <= target:
-        return frames, 0.0
+    if detail <= target:
+        return frames
     low, high = 0.0, 8.0
     for _ in range(12):
         mid = (low + high) / 2
         low, high = (mid, high) if mean_detail(blur(mid)) > target else (low, mid)
-    return blur(high), high
+    return blur(high)
 
 
 def detail_matched(new_rows: list[dict], old_rows: list[dict], clips: dict[str, np.ndarray]) -> tuple[float, float, float]:
@@ -88,10 +88,10 @@ def detail_matched(new_rows: list[dict], old_rows: list[dict], clips: dict[str, 
 
     matched = []
     for new, old, colour in zip(new_rows, old_rows, clips.values()):
-        target = mean_detail(old["blended_frames"])
-        frames, _ = blur_to_detail(new["blended_frames"], target)
+        target, detail = mean_detail(old["blended_frames"]), mean_detail(new["blended_frames"])
+        frames = blur_to_detail(new["blended_frames"], detail, target)
         matched.append({"frames": new["frames"], "ewarp": warp_errors(colour, matched=frames)["matched"],
-                        "detail_new": mean_detail(new["blended_frames"]), "detail_old": target})
+                        "detail_new": detail, "detail_old": target})
     return pooled(matched, "ewarp"), pooled(matched, "detail_new"), pooled(matched, "detail_old")
 
 
