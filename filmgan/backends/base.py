@@ -150,6 +150,9 @@ class EngineBase:
     # filmgan.guide), else None. Only the torch backend runs the prior so far: the exported graphs have the
     # one L input.
     prior_bins: np.ndarray | None = None
+    # K of the (N, Q, K) palette of a colorizer trained with guidance inputs (``run(x, palette=..., hints=...)``;
+    # models.semantic ``guided``), else 0.
+    palette_bands: int = 0
 
     def close(self) -> None:
         self.closed = True

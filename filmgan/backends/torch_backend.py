@@ -44,6 +44,7 @@ class TorchEngine(EngineBase):
         bins = getattr(self.model, "bins", None)  # the semantic colorizer's ab bins (normalised)
         if bins is not None and "log_prior" in inspect.signature(self.model.forward).parameters:
             self.prior_bins = bins.float().cpu().numpy() * AB_SCALE
+        self.palette_bands = int(getattr(self.model, "palette_bands", 0))
 
     @classmethod
     def from_config(cls, model_path: str | Path, config: EngineConfig, task: str | None = None) -> "TorchEngine":
@@ -62,21 +63,30 @@ class TorchEngine(EngineBase):
             self._compiled[shape] = self._torch.compile(self.model, dynamic=False)
         return self._compiled[shape]
 
-    def run(self, x: np.ndarray, log_prior: np.ndarray | None = None) -> np.ndarray:
+    def run(self, x: np.ndarray, log_prior: np.ndarray | None = None, palette: np.ndarray | None = None,
+            hints: np.ndarray | None = None) -> np.ndarray:
         """The model on ``x``; ``log_prior`` (N or 1, Q[, K]) conditions a colorizer's decode (see ``prior_bins``
-        and ``filmgan.models.semantic.prior_at``)."""
+        and ``filmgan.models.semantic.prior_at``); ``palette`` (N, Q, K) and ``hints`` (N, 3, H, W) are the
+        guidance inputs of a colorizer trained with them (``palette_bands``)."""
         self._check_open()
         torch = self._torch
         inp = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
         if self.channels_last and inp.ndim == 4:
             inp = inp.contiguous(memory_format=torch.channels_last)
+        tensor = lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device)  # noqa: E731
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self._dtype, enabled=self._dtype is not None):
-            if log_prior is None:
-                out = self._fn(tuple(inp.shape))(inp)
-            else:
-                if self.prior_bins is None or log_prior.ndim not in (2, 3) or log_prior.shape[1] != len(self.prior_bins):
-                    raise InputError(f"model '{self.card.name}' takes no colour prior of shape {log_prior.shape}")
-                out = self.model(inp, torch.from_numpy(np.ascontiguousarray(log_prior, dtype=np.float32)).to(self.device))
+            if log_prior is None and palette is None and hints is None:
+                return self._fn(tuple(inp.shape))(inp).float().cpu().numpy()
+            if log_prior is not None and (self.prior_bins is None or log_prior.ndim not in (2, 3) or log_prior.shape[1] != len(self.prior_bins)):
+                raise InputError(f"model '{self.card.name}' takes no colour prior of shape {log_prior.shape}")
+            if (palette is not None or hints is not None) and not self.palette_bands:
+                raise InputError(f"model '{self.card.name}' was trained without guidance inputs (palette, hints)")
+            if palette is not None and (palette.ndim != 3 or palette.shape[1:] != (len(self.prior_bins), self.palette_bands)):
+                raise InputError(f"model '{self.card.name}' takes a palette of shape (N, {len(self.prior_bins)}, {self.palette_bands}), got {palette.shape}")
+            if hints is not None and (hints.ndim != 4 or hints.shape[1] != 3 or hints.shape[2:] != x.shape[2:]):
+                raise InputError(f"hints must be (N, 3, H, W) at the input's size {x.shape[2:]}, got {hints.shape}")
+            guidance = {"palette": tensor(palette), "hints": tensor(hints)} if self.palette_bands else {}
+            out = self.model(inp, tensor(log_prior), **guidance)
         return out.float().cpu().numpy()
 
 

@@ -1,8 +1,12 @@
-"""What the colorize task asks of the guidance: a colour prior per frame, and a correction of the chroma.
+"""What the colorize task asks of the guidance: the network's conditioning per frame, and a correction of
+the chroma.
 
-:class:`ColourGuide` bundles reference palettes, a keyframe track and local hints for one render. The
-processor calls :meth:`ColourGuide.log_priors` before the network (the engine conditions its decode on
-them) and :meth:`ColourGuide.apply` on each frame's chroma at the render size, before temporal blending.
+:class:`ColourGuide` bundles reference palettes, a keyframe track and local hints for one render. Before
+the network the processor asks for its conditioning: for a colorizer trained with guidance inputs
+(``engine.palette_bands > 0``) :meth:`ColourGuide.network_inputs` -- the palette histogram and the
+rasterised hints --, else :meth:`ColourGuide.log_priors`, a prior on the decode of an automatic
+semantic colorizer. After it, :meth:`ColourGuide.apply` corrects each frame's chroma at the render size
+(keyframe chroma carried along the flow, the hints' remaining error spread), before temporal blending.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import ConfigError
+
+from ..video.color import AB_SCALE
 from .hints import HintSet, rasterise
 from .keyframes import KeyframeTrack
 from .propagate import SpreadConfig, spread
@@ -44,6 +51,31 @@ class ColourGuide:
         if not known:
             return None
         return np.concatenate([p if p is not None else np.zeros_like(known[0]) for p in priors])
+
+    def network_inputs(self, indices: Sequence[int], source_size: tuple[int, int], render_size: tuple[int, int],
+                       palette_bands: int) -> dict[str, np.ndarray]:
+        """A guided network's inputs for frames ``indices``: ``palette`` (N, Q, K) histograms (a zero row
+        for a frame without one) and ``hints`` (N, 3, h, w) = (a·m, b·m, m) normalised, at ``render_size``
+        = (w, h) for frames of ``source_size`` = (W, H); only the ones this guide has."""
+        out: dict[str, np.ndarray] = {}
+        palettes = [self._palette(i) for i in indices]
+        known = [p for p in palettes if p is not None]
+        if known:
+            if known[0].hist.shape[1] != palette_bands:
+                raise ConfigError(f"the colorizer takes palettes of {palette_bands} lightness bands, this guide's have {known[0].hist.shape[1]}")
+            out["palette"] = np.stack([p.hist if p is not None else np.zeros_like(known[0].hist) for p in palettes]).astype(np.float32)
+        if self.hints:
+            w, h = render_size
+            maps = np.zeros((len(indices), 3, h, w), np.float32)
+            for row, index in enumerate(indices):
+                hints = self.hints.for_frame(index)
+                if hints:
+                    ab, mask = rasterise(hints, source_size, render_size, self.hints.relative)
+                    maps[row, :2] = ab.transpose(2, 0, 1) / AB_SCALE * mask
+                    maps[row, 2] = mask
+            if maps[:, 2].any():
+                out["hints"] = maps
+        return out
 
     def apply(self, index: int, source_size: tuple[int, int], lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Frame ``index``'s chroma (h, w, 2) at the render size after keyframes and hints; ``lightness`` is

@@ -24,6 +24,14 @@ over quantised ab colours, decoded with the annealed mean.
   0-100 evenly, interpolated linearly at each pixel's lightness (a palette's colours of dark and of light
   pixels; cf. the luminance matching of Welsh et al., "Transferring Color to Greyscale Images", 2002).
 
+* Trained guidance inputs (``guided=True``; Zhang, Zhu, Isola, Geng, Lin, Yu & Efros, "Real-Time
+  User-Guided Image Colorization with Learned Deep Priors", SIGGRAPH 2017): a **global palette** -- the ab
+  histogram of a reference per lightness band, (N, Q, K) -- enters through an MLP at the bottleneck, and
+  **local hints** -- a sparse ab map with its mask, (N, 3, H, W) = (a·m, b·m, m) normalised -- enter every
+  decoder level (pooled to its stride) and the full-resolution refinement. Both are optional at run time
+  (absent = zeros, the automatic mode), and all their layers start at zero, so a guided network
+  initialised from an automatic one computes exactly the automatic one's output until it is fine-tuned.
+
 I/O contract as every colorizer: input (N, 1, H, W) L/50 - 1, output (N, 2, H, W) ab/110; H and W any size
 (padded internally to a multiple of 32). ``forward_train`` also returns the logits for the loss.
 """
@@ -36,6 +44,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import CheckpointError
 from ..video.color import AB_SCALE, L_SCALE, gamut_bins
 from .layers import ConvNormAct
 from .mobilenet import TAP_BLOCKS, TAP_CHANNELS, MobileNetV2
@@ -78,10 +87,12 @@ class MobileUNetColorizer(nn.Module):
     ARCH = "mobilenet-unet-colorizer"
 
     def __init__(self, decoder: tuple[int, ...] = (160, 80, 48), grid: int = 10, temperature: float = 0.38,
-                 refine: int = 24, confidence_from: float = 1.0, padding: str = "same"):
+                 refine: int = 24, confidence_from: float = 1.0, padding: str = "same", guided: bool = False, palette_bands: int = 5):
         super().__init__()
         self.args = {"decoder": list(decoder), "grid": grid, "temperature": temperature, "refine": refine,
                      "confidence_from": confidence_from, "padding": padding}
+        if guided:
+            self.args.update(guided=True, palette_bands=palette_bands)
         backbone = MobileNetV2(padding=padding, input_norm="tf")
         self.encoder = backbone.features_seq[: TAP_BLOCKS[-1] + 1]
         self.register_buffer("enc_mean", backbone.mean.clone(), persistent=False)
@@ -96,9 +107,54 @@ class MobileUNetColorizer(nn.Module):
         bins = torch.from_numpy(gamut_bins(grid)) / AB_SCALE
         self.register_buffer("bins", bins)  # (Q, 2) normalised ab centres, saved with the weights
         self.head = nn.Conv2d(cin, bins.shape[0], 1)
-        self.refine = nn.Sequential(nn.Conv2d(3, refine, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(refine, 2, 3, padding=1))
+        self.refine = nn.Sequential(nn.Conv2d(6 if guided else 3, refine, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(refine, 2, 3, padding=1))
         nn.init.zeros_(self.refine[-1].weight)
         nn.init.zeros_(self.refine[-1].bias)
+        self.guided = guided
+        if guided:
+            self.palette_mlp = nn.Sequential(nn.Linear(bins.shape[0] * palette_bands + 1, 256), nn.ReLU(inplace=True), nn.Linear(256, top))
+            self.hint_in = nn.ModuleList(nn.Conv2d(3, c, 1) for c in (top, *decoder))
+            for layer in (self.palette_mlp[-1], *self.hint_in):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
+
+    @property
+    def palette_bands(self) -> int:
+        """K of the (N, Q, K) palette input (0: the network takes no guidance inputs)."""
+        return self.args.get("palette_bands", 5) if self.guided else 0
+
+    def load_unguided(self, state: dict[str, torch.Tensor]) -> None:
+        """Start a guided network from an automatic one's weights: the guidance layers stay at zero and the
+        refinement's extra (hint) input channels get zero weights, so the output is the automatic one's."""
+        state = dict(state)
+        w = state.get("refine.0.weight")
+        if self.guided and w is not None and w.shape[1] == 3:
+            state["refine.0.weight"] = torch.cat([w, torch.zeros(w.shape[0], 3, *w.shape[2:], dtype=w.dtype)], 1)
+        try:
+            missing, unexpected = self.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # shapes that do not fit
+            raise CheckpointError(f"not the weights of an automatic {self.ARCH} of these settings: {exc}") from None
+        if unexpected or any(not k.startswith(("palette_mlp.", "hint_in.")) for k in missing):
+            raise CheckpointError(f"not the weights of an automatic {self.ARCH}: missing {missing}, unexpected {unexpected}")
+
+    def _palette_features(self, palette: torch.Tensor | None, n: int, like: torch.Tensor) -> torch.Tensor:
+        """(N, Q*K + 1): log(1 + Q h) of each band's histogram, and a flag that a palette is given (a row
+        of zeros is no palette: a batch can mix guided and automatic rows)."""
+        q, k = self.bins.shape[0], self.palette_bands
+        if palette is None:
+            return like.new_zeros(n, q * k + 1)
+        palette = palette.to(like).expand(n, -1, -1)
+        if palette.shape[1:] != (q, k):
+            raise ValueError(f"palette must be (N, {q}, {k}), got {tuple(palette.shape)}")
+        flat = palette.reshape(n, -1)
+        return torch.cat([torch.log1p(q * flat), (flat.sum(1, keepdim=True) > 0).to(like)], 1)
+
+    @staticmethod
+    def _pooled_hints(hints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """(N, 3, h, w): the hints' mean ab where any are given, and their coverage, at ``size``."""
+        pooled = F.adaptive_avg_pool2d(hints, size)
+        cover = pooled[:, 2:3]
+        return torch.cat([pooled[:, :2] / cover.clamp(min=1e-3), cover], 1)
 
     def load_encoder(self, backbone: MobileNetV2) -> None:
         """Take pretrained weights for the encoder (a MobileNetV2 from ``mobilenet.load_mobilenet_v2``)."""
@@ -110,9 +166,13 @@ class MobileUNetColorizer(nn.Module):
         ids = {id(p) for p in enc}
         return [{"params": enc, "lr": lr * encoder_factor}, {"params": [p for p in self.parameters() if id(p) not in ids], "lr": lr}]
 
-    def forward_train(self, l_norm: torch.Tensor, log_prior: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward_train(self, l_norm: torch.Tensor, log_prior: torch.Tensor | None = None, palette: torch.Tensor | None = None,
+                      hints: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """{'logits': (N, Q, H/4, W/4), 'ab': (N, 2, H, W) normalised ab} for a multiple-of-32 input;
-        ``log_prior`` ((N or 1, Q) or (N or 1, Q, K), see ``prior_at``), when given, is added to the logits."""
+        ``log_prior`` ((N or 1, Q) or (N or 1, Q, K), see ``prior_at``), when given, is added to the logits.
+        A guided network also takes ``palette`` (N or 1, Q, K) and ``hints`` (N, 3, H, W), see the module."""
+        if not self.guided and (palette is not None or hints is not None):
+            raise ValueError(f"this {self.ARCH} was trained without guidance inputs (palette, hints)")
         h = (l_to_grey_rgb(l_norm) - self.enc_mean) / self.enc_std
         skips = []
         for i, layer in enumerate(self.encoder):
@@ -121,14 +181,23 @@ class MobileUNetColorizer(nn.Module):
                 skips.append(h)
         y = skips.pop()
         y = y + self.context(y.mean(dim=(2, 3)))[:, :, None, None]
-        for up in self.ups:
+        if self.guided:
+            n = l_norm.shape[0]
+            if hints is None:
+                hints = l_norm.new_zeros(n, 3, *l_norm.shape[-2:])
+            y = y + self.palette_mlp(self._palette_features(palette, n, y))[:, :, None, None]
+            y = y + self.hint_in[0](self._pooled_hints(hints, y.shape[-2:]))
+        for i, up in enumerate(self.ups):
             y = up(y, skips.pop())
+            if self.guided:
+                y = y + self.hint_in[i + 1](self._pooled_hints(hints, y.shape[-2:]))
         logits = self.head(y)
         if log_prior is not None:
             logits = logits.float() + prior_at(log_prior.to(logits.device).float(), l_norm, logits.shape[-2:])
         ab = self.decode(logits)
         ab = F.interpolate(ab, size=l_norm.shape[-2:], mode="bilinear", align_corners=False)
-        ab = ab + self.refine(torch.cat([l_norm, ab], 1))  # chroma edges follow the full-resolution L
+        refine_in = [l_norm, ab, hints.to(ab)] if self.guided else [l_norm, ab]
+        ab = ab + self.refine(torch.cat(refine_in, 1))  # chroma edges follow the full-resolution L
         return {"logits": logits, "ab": ab}
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
@@ -142,8 +211,11 @@ class MobileUNetColorizer(nn.Module):
             ab = ab * (1.0 - ((entropy - start) / (1.0 - start)).clamp(0.0, 1.0))
         return ab
 
-    def forward(self, l_norm: torch.Tensor, log_prior: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, l_norm: torch.Tensor, log_prior: torch.Tensor | None = None, palette: torch.Tensor | None = None,
+                hints: torch.Tensor | None = None) -> torch.Tensor:
         h, w = l_norm.shape[-2:]
         ph, pw = (-h) % 32, (-w) % 32
         x = F.pad(l_norm, (0, pw, 0, ph), mode="replicate") if ph or pw else l_norm
-        return self.forward_train(x, log_prior)["ab"][..., :h, :w].clamp(-1.0, 1.0)
+        if hints is not None and (ph or pw):
+            hints = F.pad(hints, (0, pw, 0, ph))  # no hints in the padding
+        return self.forward_train(x, log_prior, palette, hints)["ab"][..., :h, :w].clamp(-1.0, 1.0)

@@ -46,6 +46,8 @@ class ColorizeProcessor:
         if card.task not in ("colorize", "multitask") or card.color_space != "lab":
             raise CheckpointError(f"model '{card.name}' is a {card.task}/{card.color_space} model, not a Lab colorizer")
         self.engine = engine
+        self.palette_bands = int(getattr(engine, "palette_bands", 0))  # > 0: the network takes guidance inputs
+        self._source_size = (0, 0)  # (W, H) of the frames being rendered, for the hints' coordinates
         self.set_guide(guide)
         self.align = engine.input_spec.alignment
         self.render_size = render_size or card.internal_size or 256
@@ -56,7 +58,7 @@ class ColorizeProcessor:
 
     def set_guide(self, guide) -> None:
         """Steer the colours with a ``filmgan.guide.ColourGuide`` (None: automatic)."""
-        if guide is not None and guide.needs_prior and getattr(self.engine, "prior_bins", None) is None:
+        if guide is not None and guide.needs_prior and getattr(self.engine, "prior_bins", None) is None and not self.palette_bands:
             raise ConfigError(f"reference palettes and keyframes condition the network's colour distribution: the {self.engine.name} "
                               f"engine of '{self.engine.card.name}' takes no colour prior (use --backend torch with a semantic colorizer)")
         self.guide = guide
@@ -76,6 +78,7 @@ class ColorizeProcessor:
         """The frames at the render size, the network's input for them (their normalised Lab L,
         (N, 1, h, w) float32) and their indices in the clip."""
         small = self.render_frames(frames)
+        self._source_size = (frames[0].shape[1], frames[0].shape[0])
         L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
         if small[0].dtype == np.uint16:  # the network, the blender and the guide work at 8-bit precision; L keeps more
             small = [to_uint8_from16(s) for s in small]
@@ -103,10 +106,16 @@ class ColorizeProcessor:
         return self.network_input(batch.frames, batch.start_index)
 
     def infer(self, prepared: tuple[list[np.ndarray], np.ndarray, range]) -> np.ndarray:
-        """The network's ab (N, 2, h, w) in Lab units, conditioned on the guide's priors when it has any."""
-        prior = self.guide.log_priors(prepared[2]) if self.guide is not None else None
-        out = self.engine.run(prepared[1]) if prior is None else self.engine.run(prepared[1], log_prior=prior)
-        return out * (AB_SCALE * self.saturation)
+        """The network's ab (N, 2, h, w) in Lab units, conditioned on the guide: through the guidance inputs
+        of a network trained with them, else as a prior on the decode."""
+        conditioning = {}
+        if self.guide is not None and self.palette_bands:
+            L = prepared[1]
+            conditioning = self.guide.network_inputs(prepared[2], self._source_size, (L.shape[3], L.shape[2]), self.palette_bands)
+        elif self.guide is not None:
+            prior = self.guide.log_priors(prepared[2])
+            conditioning = {} if prior is None else {"log_prior": prior}
+        return self.engine.run(prepared[1], **conditioning) * (AB_SCALE * self.saturation)
 
     def finish(self, batch: FrameBatch, prepared: tuple[list[np.ndarray], np.ndarray, range], ab: np.ndarray) -> list[FrameBatch]:
         return [batch.with_frames(self._finish(batch.frames, prepared, ab))]

@@ -90,9 +90,15 @@ class ImageBank:
 
     def sample(self, gen: torch.Generator, batch: int, crop: int, scale: tuple[float, float] = (0.6, 1.0)) -> torch.Tensor:
         """(batch, 3, crop, crop) float RGB in [0, 1]: random image, random scale, random crop, random flip."""
+        return self.sample_indexed(gen, batch, crop, scale)[0]
+
+    def sample_indexed(self, gen: torch.Generator, batch: int, crop: int, scale: tuple[float, float] = (0.6, 1.0)) -> tuple[torch.Tensor, list[int]]:
+        """As :meth:`sample`, with the index in ``images`` of each crop's photo."""
         out = np.empty((batch, crop, crop, 3), np.uint8)
+        indices = []
         for i in range(batch):
-            img = self.images[int(torch.randint(len(self.images), (1,), generator=gen))]
+            indices.append(int(torch.randint(len(self.images), (1,), generator=gen)))
+            img = self.images[indices[-1]]
             s = float(scale[0] + (scale[1] - scale[0]) * torch.rand((), generator=gen))
             side = max(crop, round(min(img.shape[:2]) * s))
             img = resize_short_side(img, side)
@@ -100,7 +106,7 @@ class ImageBank:
             x = int(torch.randint(img.shape[1] - crop + 1, (1,), generator=gen))
             patch = img[y : y + crop, x : x + crop]
             out[i] = patch[:, ::-1] if bool(torch.rand((), generator=gen) < 0.5) else patch
-        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0), indices
 
 
 def split_validation(data: Sequence[str], val: Sequence[str], exclude: Sequence[str], load_size: int, internal_size: int, val_count: int,

@@ -1,0 +1,180 @@
+"""The colorizer's trained guidance inputs: a palette and local hints into the network (issue 18's "one
+network"), their training samples, and how the guide and the processor hand them to the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from filmgan.errors import CheckpointError, InputError  # noqa: E402
+from filmgan.guide import ColourGuide  # noqa: E402
+from filmgan.guide.hints import Hint, HintSet  # noqa: E402
+from filmgan.guide.reference import Palette, PaletteConfig  # noqa: E402
+from filmgan.models.semantic import MobileUNetColorizer, gamut_bins  # noqa: E402
+from filmgan.train.colorize_guided import dense_hints, sparse_hints  # noqa: E402
+
+V5 = Path(__file__).resolve().parents[1] / "filmgan/weights/colorize-v5.safetensors"
+Q = len(gamut_bins())
+
+
+def _v5_pair():
+    from safetensors.torch import load_file
+
+    from filmgan.models.checkpoint import load_model
+
+    auto, card = load_model(V5, task="colorize")
+    guided = MobileUNetColorizer(**{**card.args, "guided": True})
+    guided.load_unguided(load_file(V5))
+    return auto.eval(), guided.eval()
+
+
+def test_a_guided_network_from_an_automatic_one_starts_as_it_whatever_the_guidance():
+    auto, guided = _v5_pair()
+    x = torch.rand(2, 1, 72, 100) * 2 - 1  # not a multiple of 32: padded inside, hints too
+    palette = torch.rand(2, Q, 5)
+    hints = torch.zeros(2, 3, 72, 100)
+    hints[:, :, 10:14, 20:24] = torch.tensor([0.4, -0.3, 1.0])[None, :, None, None]
+    with torch.no_grad():
+        ref = auto(x)
+        assert torch.equal(guided(x), ref)
+        assert torch.equal(guided(x, palette=palette, hints=hints), ref)  # the guidance layers start at zero
+    assert guided.palette_bands == 5 and auto.palette_bands == 0
+
+
+def test_guidance_inputs_are_refused_where_they_do_not_fit():
+    auto, guided = _v5_pair()
+    x = torch.zeros(1, 1, 64, 64)
+    with pytest.raises(ValueError, match="without guidance"):
+        auto(x, palette=torch.rand(1, Q, 5))
+    with pytest.raises(ValueError, match="palette must be"):
+        guided(x, palette=torch.rand(1, Q, 3))
+    with pytest.raises(CheckpointError, match="not the weights"):
+        MobileUNetColorizer(guided=True).load_unguided({"head.weight": torch.zeros(3, 3, 1, 1)})
+
+
+def test_a_zero_palette_row_is_no_palette_and_a_given_one_is_flagged():
+    g = MobileUNetColorizer(guided=True)
+    like = torch.zeros(1)
+    pal = torch.zeros(2, Q, 5)
+    pal[1] = 1.0 / Q
+    feats = g._palette_features(pal, 2, like)
+    assert feats.shape == (2, Q * 5 + 1)
+    assert feats[0].abs().sum() == 0 and feats[1, -1] == 1.0
+    assert torch.allclose(feats[1, :-1], torch.log1p(torch.ones(Q * 5)))
+    assert torch.equal(g._palette_features(None, 3, like), torch.zeros(3, Q * 5 + 1))
+
+
+def test_simulated_hints_hold_the_truth_where_their_mask_is():
+    gen = torch.Generator().manual_seed(3)
+    ab = torch.rand(2, 48, 64) * 2 - 1
+    counts = []
+    for _ in range(20):
+        h = sparse_hints(ab, gen)
+        mask = h[2]
+        assert set(mask.unique().tolist()) <= {0.0, 1.0} and mask.sum() >= 1
+        assert torch.equal(h[:2] * (1 - mask), torch.zeros_like(h[:2]))  # nothing outside the mask
+        counts.append(int(mask.sum()))
+        ys, xs = torch.nonzero(mask, as_tuple=True)
+        # a hinted pixel holds the mean ab of its patch: within the truth's range around it
+        y, x = int(ys[0]), int(xs[0])
+        assert h[:2, y, x].abs().max() <= 1.0
+    assert max(counts) > 25 * min(counts) or max(counts) > 60  # the count of points varies (geometric)
+    d = dense_hints(ab, gen)
+    cover = float(d[2].mean())
+    assert 0.15 <= cover <= 0.85
+    assert torch.allclose(d[:2], ab * d[2])
+
+
+def test_training_samples_mix_guided_and_automatic_rows_and_train_the_guidance_layers(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_train import synthetic_images
+
+    from filmgan.train.colorize_guided import GuidedColorizeTask
+    from filmgan.train.data import ImageBank
+    from filmgan.train.loop import Trainer, TrainConfig
+
+    images = [np.ascontiguousarray(np.repeat(np.repeat(i, 2, 0), 2, 1)) for i in synthetic_images(n=6)]
+    task = GuidedColorizeTask(bank=ImageBank(images[:4], [f"img{i}" for i in range(4)]), val_images=images[4:], internal_size=64, d_width=8)
+    assert task.palettes.shape == (4, Q, 5) and torch.allclose(task.palettes.sum(1), torch.ones(4, 5), atol=1e-4)
+    batch = task.sample(torch.Generator().manual_seed(0), 16, 64, torch.device("cpu"))
+    given = batch["palette"].flatten(1).sum(1) > 0
+    hinted = batch["hints"][:, 2].flatten(1).sum(1) > 0
+    assert 0 < int(given.sum()) < 16 and 0 < int(hinted.sum()) < 16  # about half of each, at random
+    trainer = Trainer(task, TrainConfig(out=tmp_path / "g", steps=3, batch=4, crop=64, precision="fp32", lr_g=1e-3, lr_d=1e-3, val_every=3, ckpt_every=3))
+    trainer.run()
+    assert trainer.G.palette_mlp[-1].weight.abs().sum() > 0 and trainer.G.hint_in[-1].weight.abs().sum() > 0
+    from filmgan.models.checkpoint import load_model
+
+    model, card = load_model(tmp_path / "g" / "model.safetensors", task="colorize")
+    assert card.args["guided"] and card.training["guidance"]["palette_rate"] == 0.5
+    assert model.palette_bands == 5
+
+
+class RecordingEngine:
+    """An engine double: a guided colorizer's interface, recording what the processor hands it."""
+
+    def __init__(self, bands: int):
+        from filmgan.backends.base import InputSpec
+        from filmgan.card import read_card
+
+        self.card = read_card(V5)
+        self.input_spec = InputSpec.from_card(self.card)
+        self.name = "recording"
+        self.palette_bands = bands
+        self.prior_bins = gamut_bins().astype(np.float32)
+        self.calls = []
+
+    def run(self, x, **conditioning):
+        self.calls.append(conditioning)
+        return np.zeros((x.shape[0], 2, *x.shape[2:]), np.float32)
+
+
+def test_the_processor_hands_a_guided_network_its_palette_and_rasterised_hints():
+    from filmgan.processors.colorize import ColorizeProcessor
+
+    frames = np.full((2, 90, 160, 3), 128, np.uint8)
+    palette = Palette(np.full((Q, 5), 1.0 / Q), PaletteConfig(bands=5))
+    hints = HintSet((Hint(((80.0, 45.0),), (200, 30, 30), 2.0, False, frame=1),))
+    for bands, expect in ((5, {"palette", "hints"}), (0, {"log_prior"})):
+        engine = RecordingEngine(bands)
+        proc = ColorizeProcessor(engine, render_size=64, guide=ColourGuide(palette=palette, hints=hints))
+        proc.colorize(frames, start_index=0)
+        assert set(engine.calls[-1]) == expect
+    engine = RecordingEngine(5)
+    ColorizeProcessor(engine, render_size=64, guide=ColourGuide(palette=palette, hints=hints)).colorize(frames)
+    pal, maps = engine.calls[-1]["palette"], engine.calls[-1]["hints"]
+    assert pal.shape == (2, Q, 5) and np.allclose(pal.sum(1), 1.0)
+    h, w = maps.shape[2:]
+    assert maps[0].sum() == 0  # the hint is for frame 1 only
+    ys, xs = np.nonzero(maps[1, 2])
+    assert abs(xs.mean() - w / 2) < 2 and abs(ys.mean() - h / 2) < 2  # the source's centre at the render size
+    assert maps[1, 0, ys[0], xs[0]] > 0.3 and maps[1, 1, ys[0], xs[0]] > 0.1  # red: a > 0, b > 0 (normalised)
+
+
+def test_the_torch_engine_checks_guidance_shapes(tmp_path):
+    from filmgan.backends.torch_backend import TorchEngine
+    from filmgan.card import read_card
+    from filmgan.models.checkpoint import save_model
+
+    _, guided = _v5_pair()
+    card = read_card(V5)
+    path = tmp_path / "guided.safetensors"
+    save_model(path, guided, card.with_updates(args=guided.args, name="guided-test"))
+    x = np.zeros((1, 1, 64, 64), np.float32)
+    with TorchEngine(path, task="colorize") as engine:
+        assert engine.palette_bands == 5
+        out = engine.run(x, palette=np.full((1, Q, 5), 1.0 / Q, np.float32), hints=np.zeros((1, 3, 64, 64), np.float32))
+        assert out.shape == (1, 2, 64, 64)
+        with pytest.raises(InputError, match="palette of shape"):
+            engine.run(x, palette=np.zeros((1, Q, 2), np.float32))
+        with pytest.raises(InputError, match="hints must be"):
+            engine.run(x, hints=np.zeros((1, 3, 32, 32), np.float32))
+    with TorchEngine(V5, task="colorize") as engine:
+        with pytest.raises(InputError, match="without guidance"):
+            engine.run(x, palette=np.full((1, Q, 5), 1.0 / Q, np.float32))
