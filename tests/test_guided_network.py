@@ -178,3 +178,67 @@ def test_the_torch_engine_checks_guidance_shapes(tmp_path):
     with TorchEngine(V5, task="colorize") as engine:
         with pytest.raises(InputError, match="without guidance"):
             engine.run(x, palette=np.full((1, Q, 5), 1.0 / Q, np.float32))
+
+
+def _guided_model_file(tmp_path) -> Path:
+    """v5 as a guided network whose guidance layers are non-zero (so that they change the output)."""
+    from filmgan.card import read_card
+    from filmgan.models.checkpoint import save_model
+
+    _, guided = _v5_pair()
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for layer in (guided.palette_mlp[-1], *guided.hint_in):
+            layer.weight.copy_(0.05 * torch.randn(layer.weight.shape, generator=gen))
+    path = tmp_path / "guided.safetensors"
+    save_model(path, guided, read_card(V5).with_updates(args=guided.args, name="guided-test"))
+    return path
+
+
+def test_a_guided_colorizer_exports_its_guidance_inputs_and_every_backend_runs_them(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from filmgan.backends.onnxrt import OrtEngine
+    from filmgan.export.onnx import export_onnx, sample_guidance
+    from filmgan.backends.guidance import GuidanceSpec
+    from filmgan.models.checkpoint import load_model
+
+    path = _guided_model_file(tmp_path)
+    data, card, report = export_onnx(path)  # parity with and without guidance is checked inside
+    assert len(report) == 2 and all(r["max_abs"] < 1e-3 for r in report.values())
+    onnx_path = tmp_path / "guided.onnx"
+    onnx_path.write_bytes(data)
+    model, _ = load_model(path)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 1, 96, 128)).astype(np.float32)
+    feeds = sample_guidance(GuidanceSpec.from_card(card), x, seed=5)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x), **{k: torch.from_numpy(v) for k, v in feeds.items()}).numpy()
+        ref_auto = model(torch.from_numpy(x)).numpy()
+    assert np.abs(ref - ref_auto).max() > 1e-3  # the guidance matters in this model
+    engines = [OrtEngine]
+    try:
+        import openvino  # noqa: F401
+
+        from filmgan.backends.openvino import OpenVinoEngine
+
+        engines.append(OpenVinoEngine)
+    except ImportError:
+        pass
+    for engine_class in engines:
+        with engine_class(onnx_path, threads=1) as engine:
+            assert engine.palette_bands == 5 and engine.prior_bins.shape == (Q, 2)
+            assert np.abs(engine.run(x, **feeds) - ref).max() < 1e-3
+            assert np.abs(engine.run(x) - ref_auto).max() < 1e-3  # no guidance given: zeros, the automatic mode
+            with pytest.raises(InputError, match="no colour prior"):
+                engine.run(x, log_prior=np.zeros((1, Q), np.float32))
+            with pytest.raises(InputError, match="palette of shape"):
+                engine.run(x, palette=np.zeros((1, Q, 2), np.float32))
+
+
+def test_auto_keeps_a_fast_backend_for_a_guided_colorizer_and_picks_torch_for_a_prior(tmp_path):
+    from filmgan.guide.build import GuideSpec, backend_for_guide
+
+    spec = GuideSpec(references=(Path("ref.jpg"),))
+    assert backend_for_guide(spec, "auto", V5) == "torch"  # v5 takes the palette as a prior on its decode
+    assert backend_for_guide(spec, "auto", _guided_model_file(tmp_path)) == "auto"
+    assert backend_for_guide(GuideSpec(), "auto", V5) == "auto"
+    assert backend_for_guide(spec, "openvino", V5) == "openvino"  # forced: the render says why it cannot

@@ -146,9 +146,9 @@ class EngineBase:
     """Lifetime shared by the backends: ``with engine: ...`` closes it; a closed engine refuses to run."""
 
     closed = False
-    # The ab bins (Q, 2; Lab units) of a model that accepts a colour prior (``run(x, log_prior=...)``,
-    # filmgan.guide), else None. Only the torch backend runs the prior so far: the exported graphs have the
-    # one L input.
+    # The ab bins (Q, 2; Lab units) of a colorizer that takes a colour guide (filmgan.guide): a prior on its
+    # decode (``run(x, log_prior=...)``: the torch backend only) or, for a colorizer trained with guidance
+    # inputs, ``run(x, palette=..., hints=...)`` (every backend: the exported graph has the inputs); else None.
     prior_bins: np.ndarray | None = None
     # K of the (N, Q, K) palette of a colorizer trained with guidance inputs (``run(x, palette=..., hints=...)``;
     # models.semantic ``guided``), else 0.

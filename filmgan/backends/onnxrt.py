@@ -17,6 +17,32 @@ import numpy as np
 from ..card import ModelCard
 from ..errors import BackendUnavailableError, ConfigError, require
 from .base import EngineBase, InputSpec
+from .guidance import GuidanceSpec
+
+
+def guidance_of(card: ModelCard, input_names: list[str]) -> GuidanceSpec | None:
+    """The guidance inputs of an ONNX engine: its card says it was trained with them and its graph has them."""
+    from .guidance import HINTS_INPUT, PALETTE_INPUT
+
+    spec = GuidanceSpec.from_card(card)
+    return spec if spec is not None and {PALETTE_INPUT, HINTS_INPUT} <= set(input_names) else None
+
+
+def guidance_feeds(engine, x: np.ndarray, conditioning: dict) -> dict[str, np.ndarray]:
+    """The extra feeds of an ONNX engine's run: zeros or the given guidance for a guided colorizer; an
+    error for a colour prior (only the torch backend runs one) or guidance to a model without inputs for it."""
+    from ..errors import InputError
+
+    unknown = set(conditioning) - {"palette", "hints", "log_prior"}
+    if unknown:
+        raise TypeError(f"unexpected arguments {sorted(unknown)}")
+    if conditioning.get("log_prior") is not None:
+        raise InputError(f"the {engine.name} engine of '{engine.card.name}' takes no colour prior (a prior on the decode runs on --backend torch)")
+    if engine.guidance is None:
+        if conditioning.get("palette") is not None or conditioning.get("hints") is not None:
+            raise InputError(f"model '{engine.card.name}' was trained without guidance inputs (palette, hints)")
+        return {}
+    return engine.guidance.feeds(x, conditioning.get("palette"), conditioning.get("hints"))
 
 OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
 
@@ -58,6 +84,9 @@ class OrtEngine(EngineBase):
         self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
+        self.guidance = guidance_of(self.card, [i.name for i in self.session.get_inputs()])
+        if self.guidance is not None:
+            self.prior_bins, self.palette_bands = self.guidance.bins, self.guidance.bands
 
     @staticmethod
     def _providers(ort, device: str) -> list[str]:
@@ -74,8 +103,11 @@ class OrtEngine(EngineBase):
         self.session = None
         super().close()
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray, **conditioning: np.ndarray | None) -> np.ndarray:
+        """The engine on ``x``; a guided colorizer also takes ``palette`` and ``hints`` (see ``guidance``)."""
         self._check_open()
         x = np.ascontiguousarray(x, dtype=np.float32)
         self.input_spec.check(x)
-        return self.session.run([self._output], {self._input: x})[0]
+        feeds = guidance_feeds(self, x, conditioning)
+        return self.session.run([self._output], {self._input: x, **feeds})[0]
+

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, require
 from .base import EngineBase, InputSpec
-from .onnxrt import onnx_card
+from .onnxrt import guidance_feeds, guidance_of, onnx_card
 
 
 class OpenVinoEngine(EngineBase):
@@ -39,14 +39,22 @@ class OpenVinoEngine(EngineBase):
         config.update({str(k): str(v) for k, v in dict(options or {}).items() if k.isupper()})
         self.compiled = core.compile_model(core.read_model(str(self.path)), "CPU", config)
         self.request = self.compiled.create_infer_request()
+        # every input port by each of its tensor names (a graph input can carry several)
+        self._ports = {name: port for port in self.compiled.inputs for name in port.get_names()}
+        self._first = self.compiled.inputs[0]
+        self.guidance = guidance_of(self.card, list(self._ports))
+        if self.guidance is not None:
+            self.prior_bins, self.palette_bands = self.guidance.bins, self.guidance.bands
 
     def close(self) -> None:
         self.request = self.compiled = None
         super().close()
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray, **conditioning: np.ndarray | None) -> np.ndarray:
+        """The engine on ``x``; a guided colorizer also takes ``palette`` and ``hints`` (see ``guidance``)."""
         self._check_open()
         x = np.ascontiguousarray(x, dtype=np.float32)
         self.input_spec.check(x)
-        self.request.infer({0: x})
+        feeds = {self._ports[name]: value for name, value in guidance_feeds(self, x, conditioning).items()}
+        self.request.infer({self._first: x, **feeds})
         return np.array(self.request.get_output_tensor(0).data, copy=True)

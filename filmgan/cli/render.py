@@ -56,6 +56,7 @@ def render_options(fn):
 def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None, options: dict) -> None:
     """Shared body of ``colorize`` and ``stylize``: typed settings from preset + flags, an engine, run, report."""
     from ..backends import EngineConfig, load_engine
+    from ..guide.build import backend_for_guide
     from ..jobs import expand_inputs, run_job
     from ..presets import find_preset
     from ..processors.factory import build_processor
@@ -75,8 +76,8 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 (av1 output) logs straight to stderr: errors only
     guide_spec = preset.guide_spec(references=options.get("reference"), keyframes=options.get("keyframe"), hints=options.get("hints"))
     backend = options["backend"]
-    if guide_spec.needs_prior and backend == "auto":
-        backend = "torch"  # only the torch backend conditions the network on a palette (filmgan.guide)
+    model_path = options["model"] or preset.model_path()
+    backend = backend_for_guide(guide_spec, backend, model_path)
     engine_config = EngineConfig(backend=backend, precision=options["precision"], compile=options["compile_model"])
     task_config = preset.task_config(render_size=options["render_size"], saturation=options.get("saturation"),
                                      temporal=options["temporal"], temporal_strength=options["temporal_strength"],
@@ -84,7 +85,7 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
     fps = Fraction(options["fps"]).limit_denominator(1001) if options["fps"] else None
     decode = DecodeConfig(batch_size=options["batch_size"], skip_corrupt=options["skip_corrupt"], fps=fps)
     config = RenderConfig(decode=decode, encode=encode, overwrite=options["overwrite"])
-    with load_engine(options["model"] or preset.model_path(), engine_config, task=preset.task) as engine:
+    with load_engine(model_path, engine_config, task=preset.task) as engine:
         warning = slow_precision_warning(engine)
         if warning and not (options["quiet"] or options["as_json"]):
             err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
@@ -182,3 +183,4 @@ def colorize(inputs, preset_name, **options):
 def stylize(inputs, preset_name, **options):
     """Restyle videos and still images after a painting preset."""
     run_render(inputs, preset_name, "style", None, options)
+

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backends.guidance import HINTS_INPUT, PALETTE_INPUT, GuidanceSpec
 from ..card import ModelCard
 from ..errors import CheckpointError, require
 from .onnxmeta import META_CARD, META_CARD_SHA, META_MODEL_SHA
@@ -79,6 +80,35 @@ def sample_input(card: ModelCard, n: int, h: int, w: int, seed: int = 0) -> np.n
     return (x * 2 - 1 if card.color_space == "lab" else x).astype(np.float32)
 
 
+def sample_guidance(guidance: GuidanceSpec, x: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    """Fixed guidance inputs for parity checks: random palettes, and a few square hints per image."""
+    rng = np.random.default_rng(seed)
+    n, _, h, w = x.shape
+    palette = rng.random((n, len(guidance.bins), guidance.bands), dtype=np.float32)
+    hints = np.zeros((n, 3, h, w), np.float32)
+    for i in range(n):
+        for _ in range(6):
+            y, xx = rng.integers(0, h - 3), rng.integers(0, w - 3)
+            hints[i, :2, y : y + 3, xx : xx + 3] = rng.uniform(-0.6, 0.6, (2, 1, 1))
+            hints[i, 2, y : y + 3, xx : xx + 3] = 1.0
+    return guidance.feeds(x, palette / palette.sum(1, keepdims=True), hints)
+
+
+def guided_graph(model):
+    """The traced form of a guided colorizer: ``(L, palette, hints) -> ab`` (no decode prior)."""
+    import torch
+
+    class GuidedGraph(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x, palette, hints):
+            return self.inner(x, None, palette, hints)
+
+    return GuidedGraph(model)
+
+
 def parity_shapes(align: int) -> list[tuple[int, int]]:
     """Two sizes (h, w), neither equal to the trace size, both multiples of ``align``."""
     return [(align * max(2, 96 // align), align * max(3, 160 // align)), (align * max(3, 192 // align), align * max(2, 128 // align))]
@@ -112,10 +142,17 @@ def export_onnx(model_path: str | Path, opset: int = OPSET, check: bool = True, 
     trace = torch.from_numpy(sample_input(card, 1, align * max(2, 64 // align), align * max(3, 96 // align)))
     buf = io.BytesIO()
     axes = {0: "batch", 2: "height", 3: "width"}
+    graph, names, dynamic, args = model, [INPUT], {INPUT: axes, OUTPUT: axes}, (trace,)
+    guidance = GuidanceSpec.from_card(card)
+    if guidance is not None:  # a guided colorizer: the palette and hints are graph inputs too (zeros: automatic)
+        graph = guided_graph(model)
+        names += [PALETTE_INPUT, HINTS_INPUT]
+        dynamic.update({PALETTE_INPUT: {0: "batch"}, HINTS_INPUT: axes})
+        args = (trace, *(torch.from_numpy(v) for v in sample_guidance(guidance, trace.numpy(), seed=0).values()))
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (trace,), buf, dynamo=False, opset_version=opset, input_names=[INPUT], output_names=[OUTPUT],
-                          dynamic_axes={INPUT: axes, OUTPUT: axes}, do_constant_folding=True)
+        torch.onnx.export(graph, args, buf, dynamo=False, opset_version=opset, input_names=names, output_names=[OUTPUT],
+                          dynamic_axes=dynamic, do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())
     left = sorted({n.op_type for n in proto.graph.node} & {"BatchNormalization"})
     if left:
@@ -141,12 +178,14 @@ def parity(data: bytes, model, card: ModelCard, tolerance: float = PARITY_TOLERA
 
     ort = require("onnxruntime", "ort")
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    guidance = GuidanceSpec.from_card(card)
     report = {}
     for i, (h, w) in enumerate(parity_shapes(card.extra["input_spec"]["alignment"])):
         x = sample_input(card, 2, h, w, seed=i + 1)
+        extra = {} if guidance is None else sample_guidance(guidance, x, seed=i + 1) if i else guidance.feeds(x)  # with and without guidance
         with torch.no_grad():
-            ref = model(torch.from_numpy(x)).numpy()
-        out = session.run(None, {INPUT: x})[0]
+            ref = model(torch.from_numpy(x), **{k: torch.from_numpy(v) for k, v in extra.items()}).numpy()
+        out = session.run(None, {INPUT: x, **extra})[0]
         if out.shape != ref.shape:
             raise CheckpointError(f"{card.name}: ONNX output {out.shape} differs from torch {ref.shape} at {w}x{h}")
         report[f"{w}x{h}"] = compare(ref, out, output_peak(card))

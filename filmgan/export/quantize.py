@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backends.guidance import GuidanceSpec
 from ..card import ModelCard
 from ..errors import InputError, require
 
@@ -89,7 +90,11 @@ def quantize_int8(data: bytes, card: ModelCard, calibration: str | Path | None =
     model = onnx.load_from_string(data)
     convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
     keep_float = [convs[0], convs[-1]] if len(convs) > 2 else []
+    # A guided colorizer's hint layers and refinement stay float: calibrated on the automatic mode (zero
+    # hints) their input ranges would be empty.
+    keep_float += [c for c in convs if ("hint_in" in c or "refine" in c) and c not in keep_float]
     input_name = model.graph.input[0].name
+    guidance = GuidanceSpec.from_card(card)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -97,7 +102,7 @@ def quantize_int8(data: bytes, card: ModelCard, calibration: str | Path | None =
 
         def get_next(self):
             x = next(self.it, None)
-            return None if x is None else {input_name: x}
+            return None if x is None else {input_name: x, **(guidance.feeds(x) if guidance else {})}
 
     reduce_range = not cpu_has_vnni()
     with tempfile.TemporaryDirectory(prefix="filmgan-int8-") as tmp:

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..card import ModelCard
+from ..backends.guidance import GuidanceSpec
+from ..card import ModelCard, read_card
 from ..errors import BackendUnavailableError, CheckpointError
 from . import cache
 from .build import FP32_MAX_ABS, REDUCED_MIN_PSNR, fp32_onnx
@@ -47,7 +48,9 @@ def reference_runner(source: str | Path | None, card: ModelCard, folder: Path | 
 
         data, _, _ = fp32_onnx(source, folder)
         session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        return "ort-fp32", lambda x: session.run(None, {session.get_inputs()[0].name: x})[0]
+        guidance = GuidanceSpec.from_card(read_card(source))
+        extra = (lambda x: {}) if guidance is None else guidance.feeds  # automatic mode: zero guidance
+        return "ort-fp32", lambda x: session.run(None, {session.get_inputs()[0].name: x, **extra(x)})[0]
     raise BackendUnavailableError("verifying needs the engine's source model and torch or onnxruntime; pip install 'filmgan[export]'")
 
 

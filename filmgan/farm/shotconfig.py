@@ -20,7 +20,7 @@ class ShotConfig:
     model: Path
     task_name: str  # the model card task: colorize | style
     guide: Any  # filmgan.guide.GuideSpec: the preset's [guide] with the shot's own entries over it (empty: automatic)
-    backend: str  # the shot's backend; 'auto' becomes torch when the guide conditions the network (as the CLI does)
+    backend: str  # the shot's backend; 'auto' becomes torch when the guide needs a prior on the decode (as the CLI does)
 
     def render_config(self, start: int, end: int, warmup: int, segment_codec: str) -> RenderConfig:
         """A frame-range render into an intra-only segment that keeps the source pts (no audio)."""
@@ -41,5 +41,7 @@ def shot_config(shot: Shot) -> ShotConfig:
                                   hints=shot.hints)
     except ConfigError as exc:
         raise ConfigError(f"shot '{shot.name}': {exc}") from exc
-    backend = "torch" if guide.needs_prior and shot.backend == "auto" else shot.backend
-    return ShotConfig(task, shot.model or preset.model_path(), preset.task, guide, backend)
+    from ..guide.build import backend_for_guide
+
+    model = shot.model or preset.model_path()
+    return ShotConfig(task, model, preset.task, guide, backend_for_guide(guide, shot.backend, model))

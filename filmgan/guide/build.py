@@ -41,6 +41,25 @@ class GuideSpec:
         return bool(self.references or self.keyframes)
 
 
+def takes_guidance_inputs(model_path: str | Path) -> bool:
+    """Whether the model was trained with guidance inputs (a palette, hints): every backend runs its guide."""
+    from ..card import read_card
+    from ..errors import CheckpointError
+
+    try:
+        return bool(read_card(model_path).args.get("guided"))
+    except CheckpointError:
+        return False  # not a readable model file: loading the engine says what is wrong with it
+
+
+def backend_for_guide(spec: GuideSpec, backend: str, model_path: str | Path) -> str:
+    """The backend to load: ``auto`` becomes torch when references or keyframes must enter as a prior on the
+    decode of a colorizer without guidance inputs (only the torch backend runs the prior)."""
+    if spec.needs_prior and backend == "auto" and not takes_guidance_inputs(model_path):
+        return "torch"
+    return backend
+
+
 def track_video(src: str | Path, keyframes: Sequence[Keyframe], render_frames: Callable, bins: np.ndarray,
                 frame_range: tuple[int, int | None] | None = None, palette: PaletteConfig | None = None,
                 propagation: PropagationConfig | None = None) -> KeyframeTrack:

@@ -151,8 +151,10 @@ class MobileUNetColorizer(nn.Module):
 
     @staticmethod
     def _pooled_hints(hints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """(N, 3, h, w): the hints' mean ab where any are given, and their coverage, at ``size``."""
-        pooled = F.adaptive_avg_pool2d(hints, size)
+        """(N, 3, h, w): the hints' mean ab where any are given, and their coverage, at ``size`` (a whole
+        fraction of the hints' size: a fixed pooling kernel, which exports to ONNX with dynamic H and W)."""
+        k = hints.shape[-1] // size[-1]
+        pooled = F.avg_pool2d(hints, k) if k > 1 else hints
         cover = pooled[:, 2:3]
         return torch.cat([pooled[:, :2] / cover.clamp(min=1e-3), cover], 1)
 
