@@ -63,7 +63,7 @@ from filmgan.video.frames import FrameBatch  # noqa: E402
 from filmgan.video.images import read_image, write_image  # noqa: E402
 
 DATA = ROOT.parent / "shared/data"
-MODEL = ROOT / "filmgan/weights/colorize-v5.safetensors"
+MODEL = find_preset("colorize").model_path()
 # Fixed before measuring: clips of >= 97 frames without a cut in them, of varied content (a dog on a lawn,
 # cups on a table, a juggler, a car on a road, a rabbit and a watermelon, a teddy bear). cotracker_pillow
 # was used to look at the propagation while building it, so it is not among them.
@@ -243,13 +243,17 @@ def photo_parts(split: str) -> dict[str, list[Path]]:
 
 def hinted(proc: ColorizeProcessor, truth: np.ndarray, hints: HintSet, configs, palette: Palette | None) -> tuple[np.ndarray, list[np.ndarray]]:
     """The automatic output and the hinted one per spreading setting, through the processor's own steps:
-    the network runs once (twice with a palette), the guide's spreading once per setting."""
+    the network runs once (twice with a palette, or when it takes the hints as an input), the guide's
+    spreading (of the error left at the hints) once per setting."""
     batch = FrameBatch(truth[None], np.zeros(1, np.int64), Fraction(1, 25))
     prepared = proc.prepare(batch)
     proc.set_guide(None)
     ab = proc.infer(prepared)
     auto = proc.finish(batch, prepared, ab)[0].frames[0]
-    if palette is not None:
+    if proc.palette_bands:  # a network trained with the hint input takes the hints itself
+        proc.set_guide(ColourGuide(palette=palette, hints=hints))
+        ab = proc.infer(prepared)
+    elif palette is not None:
         proc.set_guide(ColourGuide(palette=palette))
         ab = proc.infer(prepared)
     outs = []
@@ -312,8 +316,9 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, nargs="+", default=[SpreadConfig.sigma], help="hints: spreading sigma(s), L units")
     parser.add_argument("--screen", type=float, nargs="+", default=[SpreadConfig.screen], help="hints: spreading screening value(s)")
     parser.add_argument("--hint-palette", action="store_true", help="hints: also condition the network on the hint colours' palette")
+    parser.add_argument("--model", type=Path, default=MODEL, help="the colorizer (default: the colorize preset's)")
     args = parser.parse_args()
-    with TorchEngine(MODEL, task="colorize", threads=args.threads) as engine:
+    with TorchEngine(args.model, task="colorize", threads=args.threads) as engine:
         if args.part == "keyframes":
             keyframes_part(engine, args.sheet)
         elif args.part == "reference":

@@ -2,8 +2,9 @@
 coloured keyframes carried through the shot (:mod:`.keyframes`) and local hints (:mod:`.hints`, spread by
 :mod:`.propagate`); :mod:`.guide` is what the colorize task calls, :mod:`.build` makes it from files.
 
-numpy, OpenCV and (for hints) scipy; no torch. Conditioning the network on a palette needs an engine with
-``prior_bins`` (the semantic colorizer on the torch backend).
+numpy, OpenCV and (for hints) scipy; no torch. A colorizer trained with guidance inputs takes the palette
+and the hints itself, on every backend (``engine.palette_bands > 0``); an automatic semantic colorizer is
+conditioned by a prior on its decode instead, on the torch backend (``engine.prior_bins``).
 """
 
 from .build import GuideSpec, build_guide
