@@ -242,3 +242,12 @@ def test_auto_keeps_a_fast_backend_for_a_guided_colorizer_and_picks_torch_for_a_
     assert backend_for_guide(spec, "auto", _guided_model_file(tmp_path)) == "auto"
     assert backend_for_guide(GuideSpec(), "auto", V5) == "auto"
     assert backend_for_guide(spec, "openvino", V5) == "openvino"  # forced: the render says why it cannot
+
+
+def test_no_hints_compute_what_zero_hints_do(tmp_path):
+    from filmgan.models.checkpoint import load_model
+
+    model, _ = load_model(_guided_model_file(tmp_path))
+    x = torch.rand(2, 1, 64, 96) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(model(x), model(x, hints=torch.zeros(2, 3, 64, 96)), atol=1e-6)

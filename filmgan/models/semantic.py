@@ -184,23 +184,36 @@ class MobileUNetColorizer(nn.Module):
         y = skips.pop()
         y = y + self.context(y.mean(dim=(2, 3)))[:, :, None, None]
         if self.guided:
-            n = l_norm.shape[0]
-            if hints is None:
-                hints = l_norm.new_zeros(n, 3, *l_norm.shape[-2:])
-            y = y + self.palette_mlp(self._palette_features(palette, n, y))[:, :, None, None]
-            y = y + self.hint_in[0](self._pooled_hints(hints, y.shape[-2:]))
+            y = y + self.palette_mlp(self._palette_features(palette, l_norm.shape[0], y))[:, :, None, None]
+            y = y + self._hint_term(0, hints, y.shape[-2:])
         for i, up in enumerate(self.ups):
             y = up(y, skips.pop())
             if self.guided:
-                y = y + self.hint_in[i + 1](self._pooled_hints(hints, y.shape[-2:]))
+                y = y + self._hint_term(i + 1, hints, y.shape[-2:])
         logits = self.head(y)
         if log_prior is not None:
             logits = logits.float() + prior_at(log_prior.to(logits.device).float(), l_norm, logits.shape[-2:])
         ab = self.decode(logits)
         ab = F.interpolate(ab, size=l_norm.shape[-2:], mode="bilinear", align_corners=False)
-        refine_in = [l_norm, ab, hints.to(ab)] if self.guided else [l_norm, ab]
-        ab = ab + self.refine(torch.cat(refine_in, 1))  # chroma edges follow the full-resolution L
+        ab = ab + self._refine(torch.cat([l_norm, ab], 1), hints)  # chroma edges follow the full-resolution L
         return {"logits": logits, "ab": ab}
+
+    def _hint_term(self, level: int, hints: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor:
+        """What the hints add at decoder ``level`` (0: the bottleneck); no hints are zero hints (the bias)."""
+        layer = self.hint_in[level]
+        if hints is None:
+            return layer.bias[None, :, None, None]
+        return layer(self._pooled_hints(hints, size))
+
+    def _refine(self, l_ab: torch.Tensor, hints: torch.Tensor | None) -> torch.Tensor:
+        """The full-resolution residual on (L, ab) -- and the hints, for a guided network (without hints its
+        first conv skips their zero channels)."""
+        if not self.guided:
+            return self.refine(l_ab)
+        if hints is not None:
+            return self.refine(torch.cat([l_ab, hints.to(l_ab)], 1))
+        first = self.refine[0]
+        return self.refine[2](self.refine[1](F.conv2d(l_ab, first.weight[:, : l_ab.shape[1]], first.bias, padding=1)))
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Annealed mean of the ab distribution, shrunk toward grey where it is unsure."""
