@@ -68,6 +68,8 @@ MODEL = find_preset("colorize").model_path()
 # cups on a table, a juggler, a car on a road, a rabbit and a watermelon, a teddy bear). cotracker_pillow
 # was used to look at the propagation while building it, so it is not among them.
 CLIPS = ("sam2_01_dog", "sam2_02_cups", "sam2_05_juggle", "propainter_running_car", "tuneavideo_rabbit-watermelon", "cotracker_teddy")
+# For choosing keyframe settings, never among CLIPS: other clips of >= 97 frames.
+VALIDATION_CLIPS = ("sam2_03_blocks", "sam2_04_coffee", "tokenflow_woman-running", "cotracker_pillow")
 FRAMES = 97
 REFERENCE_SETS = ("intel_scenes", "utkface_faces", "stargan_v2_faces_animals")
 HINTS_PER_PHOTO = 10
@@ -105,7 +107,7 @@ def read_clip(name: str, frames: int = FRAMES, short: int = 360) -> np.ndarray:
     return np.stack(out)
 
 
-def run_clip(engine, truth: np.ndarray) -> dict:
+def run_clip(engine, truth: np.ndarray, keyframe_hints: float | None = None) -> dict:
     src = np.stack([grey(f) for f in truth])
     outs = {}
     auto = processor(engine, blend=True)
@@ -113,7 +115,7 @@ def run_clip(engine, truth: np.ndarray) -> dict:
     guided = processor(engine, blend=True)
     track = track_frames(guided.render_frames(src), 0, [Keyframe(0, Path("frame0"))], {0: truth[0]},
                          (src.shape[2], src.shape[1]), None, DEFAULT_PALETTE, engine.prior_bins)
-    guided.set_guide(ColourGuide(track=track))
+    guided.set_guide(ColourGuide(track=track, keyframe_hints=keyframe_hints))
     outs["guided"] = np.stack([guided.colorize(src[i: i + 1], i)[0] for i in range(len(src))])
     track.close()
     warp = WarpErrors(("auto", "guided"))
@@ -123,14 +125,14 @@ def run_clip(engine, truth: np.ndarray) -> dict:
     return {"outs": outs, "src": src, "de": de, "warp": warp.values}
 
 
-def keyframes_part(engine, sheet: Path | None) -> None:
+def keyframes_part(engine, sheet: Path | None, clips=CLIPS, keyframe_hints: float | None = None) -> None:
     print("| clip | ΔE 1-48 auto | ΔE 1-48 keyframe | below auto | ΔE 49-96 auto | ΔE 49-96 keyframe | below auto | E_warp auto | E_warp keyframe |")
     print("|---|---|---|---|---|---|---|---|---|")
     pooled = {k: [] for k in ("a1", "g1", "a2", "g2", "wa", "wg")}
-    for n, name in enumerate(CLIPS):
+    for n, name in enumerate(clips):
         t = time.time()
         truth = read_clip(name)
-        r = run_clip(engine, truth)
+        r = run_clip(engine, truth, keyframe_hints)
         a1, g1, a2, g2 = r["de"]["auto"][:48].mean(), r["de"]["guided"][:48].mean(), r["de"]["auto"][48:].mean(), r["de"]["guided"][48:].mean()
         for k, v in zip(pooled, (a1, g1, a2, g2, r["warp"]["auto"], r["warp"]["guided"])):
             pooled[k].append(v)
@@ -317,10 +319,13 @@ def main() -> None:
     parser.add_argument("--screen", type=float, nargs="+", default=[SpreadConfig.screen], help="hints: spreading screening value(s)")
     parser.add_argument("--hint-palette", action="store_true", help="hints: also condition the network on the hint colours' palette")
     parser.add_argument("--model", type=Path, default=MODEL, help="the colorizer (default: the colorize preset's)")
+    parser.add_argument("--clips", nargs="+", default=list(CLIPS), help="keyframes: other clips; 'validation': VALIDATION_CLIPS, to choose settings on")
+    parser.add_argument("--keyframe-hints", type=float, help="keyframes, a guided network: the carried chroma as hints where its confidence >= this")
     args = parser.parse_args()
     with TorchEngine(args.model, task="colorize", threads=args.threads) as engine:
         if args.part == "keyframes":
-            keyframes_part(engine, args.sheet)
+            clips = VALIDATION_CLIPS if args.clips == ["validation"] else args.clips
+            keyframes_part(engine, args.sheet, clips, args.keyframe_hints)
         elif args.part == "reference":
             reference_part(engine, args.split, args.limit)
         else:
