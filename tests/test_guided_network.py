@@ -251,3 +251,33 @@ def test_no_hints_compute_what_zero_hints_do(tmp_path):
     x = torch.rand(2, 1, 64, 96) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(model(x), model(x, hints=torch.zeros(2, 3, 64, 96)), atol=1e-6)
+
+
+class FakeTrack:
+    """A keyframe track double: chroma carried into frame 1 with confidence 0.9 on the left half, 0.2 right."""
+
+    def __init__(self, h: int, w: int):
+        self.ab = np.zeros((h, w, 2), np.float32)
+        self.ab[..., 0] = 40.0
+        self.conf = np.full((h, w), 0.2, np.float32)
+        self.conf[:, : w // 2] = 0.9
+
+    def read(self, index):
+        return (self.ab, self.conf) if index == 1 else None
+
+    def palette(self, index):
+        return Palette(np.full((Q, 5), 1.0 / Q), PaletteConfig(bands=5))
+
+
+def test_carried_keyframe_chroma_becomes_dense_hints_where_confident_and_a_colourists_hint_wins():
+    h, w = 32, 48
+    hints = HintSet((Hint(((40.0, 16.0),), (30, 30, 200), 1.0, False),))  # blue, in the unsure right half
+    guide = ColourGuide(track=FakeTrack(h, w), hints=hints, keyframe_hints=0.5)
+    out = guide.network_inputs([0, 1], (w, h), (w, h), 5)
+    maps = out["hints"]
+    assert out["palette"].shape == (2, Q, 5)
+    assert maps[0, 2].sum() >= 1 and maps[0, 2, :, : w // 2].sum() == 0  # frame 0: only the colourist's hint
+    assert maps[1, 2, :, : w // 2].all() and np.allclose(maps[1, 0, :, : w // 2], 40.0 / 110.0)
+    assert maps[1, 2, 16, 40] == 1.0 and maps[1, 1, 16, 40] < -0.2  # the hint's blue (b < 0) there
+    assert maps[1, 2, :, w // 2 :].sum() == maps[0, 2].sum()  # nothing carried where the confidence is 0.2
+    assert "hints" not in ColourGuide(track=FakeTrack(h, w)).network_inputs([1], (w, h), (w, h), 5)  # off by default
