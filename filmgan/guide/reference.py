@@ -15,6 +15,7 @@ numpy only: the prior is built anywhere, and run by an engine whose ``prior_bins
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -56,16 +57,25 @@ def nearest_bins(ab: np.ndarray, bins: np.ndarray) -> np.ndarray:
     return np.argmin(d, axis=1).reshape(ab.shape[:-1])
 
 
-def ab_histogram(ab: np.ndarray, bins: np.ndarray, weights: np.ndarray | None = None, sigma: float = 10.0) -> np.ndarray:
-    """Smoothed, normalised histogram (Q,) of ab values (..., 2) over ``bins`` (Q, 2), optionally weighted."""
+@lru_cache(maxsize=8)
+def _smoothing(bins_key: bytes, count: int, sigma: float) -> np.ndarray:
+    bins = np.frombuffer(bins_key, np.float32).reshape(count, 2)
+    d2 = ((bins[:, None, :] - bins[None, :, :]) ** 2).sum(-1).astype(np.float64)
+    return np.exp(-d2 / (2.0 * sigma * sigma))
+
+
+def ab_histogram(ab: np.ndarray, bins: np.ndarray, weights: np.ndarray | None = None, sigma: float = 10.0,
+                 nearest: np.ndarray | None = None) -> np.ndarray:
+    """Smoothed, normalised histogram (Q,) of ab values (..., 2) over ``bins`` (Q, 2), optionally weighted;
+    ``nearest`` (the values' ``nearest_bins``) when the caller has it already."""
     if ab.shape[-1] != 2 or ab.size == 0:
         raise InputError(f"ab values must be (..., 2) and not empty, got {ab.shape}")
-    counts = np.bincount(nearest_bins(ab, bins).ravel(), weights=None if weights is None else weights.ravel(),
-                         minlength=len(bins)).astype(np.float64)
+    nearest = nearest_bins(ab, bins) if nearest is None else nearest
+    counts = np.bincount(nearest.ravel(), weights=None if weights is None else weights.ravel(), minlength=len(bins)).astype(np.float64)
     if counts.sum() <= 0:
         raise InputError("a colour histogram needs some weight")
-    d2 = ((bins[:, None, :] - bins[None, :, :]) ** 2).sum(-1)
-    smooth = np.exp(-d2 / (2.0 * sigma * sigma)) @ counts
+    bins32 = np.ascontiguousarray(bins, np.float32)
+    smooth = _smoothing(bins32.tobytes(), len(bins32), float(sigma)) @ counts
     return smooth / smooth.sum()
 
 
@@ -79,14 +89,15 @@ def band_weights(lightness: np.ndarray, bands: int) -> np.ndarray:
 def banded_histogram(lab: np.ndarray, bins: np.ndarray, config: PaletteConfig, weights: np.ndarray | None = None) -> np.ndarray:
     """(Q, K) histograms of Lab pixels (..., 3) per lightness band, each shrunk toward the whole image's."""
     w = np.ones(lab.shape[:-1]) if weights is None else weights
-    whole = ab_histogram(lab[..., 1:], bins, w, config.sigma)
+    nearest = nearest_bins(lab[..., 1:], bins)  # once for the whole image and every band
+    whole = ab_histogram(lab[..., 1:], bins, w, config.sigma, nearest)
     if config.bands == 1:
         return whole[:, None]
     pseudo = config.band_prior * float(w.sum())
     out = np.empty((len(bins), config.bands))
     for k, band in enumerate(band_weights(lab[..., 0], config.bands)):
         n = float((band * w).sum())
-        hist = ab_histogram(lab[..., 1:], bins, band * w, config.sigma) if n > 0 else whole
+        hist = ab_histogram(lab[..., 1:], bins, band * w, config.sigma, nearest) if n > 0 else whole
         out[:, k] = (n * hist + pseudo * whole) / (n + pseudo) if n + pseudo > 0 else whole
     return out
 

@@ -31,13 +31,14 @@ VAL = G / "validation"
 TFLITE = G / "weights" / "mobilenet_v2_1.0_224_quant.tflite"
 RUNS = Path("/tmp/fg-runs")
 
-# The semantic colorizer (ImageNet MobileNetV2 encoder, ab-bin cross-entropy): three loss mixes side by side.
+# The semantic colorizer (ImageNet MobileNetV2 encoder, ab-bin cross-entropy) with its guidance inputs (a palette,
+# hints: filmgan.train.colorize_guided): three loss mixes side by side.
 COLORIZE = {
     "cA": ["--adv-weight", "0.1", "--l1-weight", "10", "--ce-weight", "1"],
     "cB": ["--adv-weight", "0.1", "--l1-weight", "10", "--ce-weight", "1", "--perceptual-weight", "0.05"],
     "cC": ["--adv-weight", "0.3", "--l1-weight", "3", "--ce-weight", "1", "--rebalance", "0.3"],
 }
-COLORIZE_COMMON = ["--arch", "mobilenet-unet", "--encoder-weights", str(TFLITE), "--batch", "32", "--crop", "192", "--lr", "2e-4",
+COLORIZE_COMMON = ["--arch", "mobilenet-unet", "--guided", "--encoder-weights", str(TFLITE), "--batch", "32", "--crop", "192", "--lr", "2e-4",
                    "--load-size", "256", "--internal-size", "192"]
 STYLES = {
     "the-scream": ("the_scream.jpg", "Edvard Munch", "The Scream", "1893"),
