@@ -16,7 +16,6 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ConfigError
-
 from ..video.color import AB_SCALE
 from .hints import HintSet, rasterise
 from .keyframes import KeyframeTrack
