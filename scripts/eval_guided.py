@@ -73,6 +73,7 @@ VALIDATION_CLIPS = ("sam2_03_blocks", "sam2_04_coffee", "tokenflow_woman-running
 FRAMES = 97
 REFERENCE_SETS = ("intel_scenes", "utkface_faces", "stargan_v2_faces_animals")
 HINTS_PER_PHOTO = 10
+NETWORK_HINTS = True  # a guided network takes the hints as its input (--no-network-hints: spreading only)
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
@@ -252,7 +253,7 @@ def hinted(proc: ColorizeProcessor, truth: np.ndarray, hints: HintSet, configs, 
     proc.set_guide(None)
     ab = proc.infer(prepared)
     auto = proc.finish(batch, prepared, ab)[0].frames[0]
-    if proc.palette_bands:  # a network trained with the hint input takes the hints itself
+    if proc.palette_bands and NETWORK_HINTS:  # a network trained with the hint input takes the hints itself
         proc.set_guide(ColourGuide(palette=palette, hints=hints))
         ab = proc.infer(prepared)
     elif palette is not None:
@@ -321,7 +322,10 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=MODEL, help="the colorizer (default: the colorize preset's)")
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), help="keyframes: other clips; 'validation': VALIDATION_CLIPS, to choose settings on")
     parser.add_argument("--keyframe-hints", type=float, help="keyframes, a guided network: the carried chroma as hints where its confidence >= this")
+    parser.add_argument("--no-network-hints", action="store_true", help="hints, a guided network: do not give it the hints (spreading only)")
     args = parser.parse_args()
+    global NETWORK_HINTS
+    NETWORK_HINTS = not args.no_network_hints
     with TorchEngine(args.model, task="colorize", threads=args.threads) as engine:
         if args.part == "keyframes":
             clips = VALIDATION_CLIPS if args.clips == ["validation"] else args.clips

@@ -27,7 +27,7 @@ class ColourGuide:
     """Reference ``palette``, keyframe ``track`` and ``hints`` (each optional) for one render."""
 
     def __init__(self, palette: Palette | None = None, track: KeyframeTrack | None = None, hints: HintSet | None = None,
-                 spread_config: SpreadConfig | None = None, keyframe_hints: float | None = None):
+                 spread_config: SpreadConfig | None = None, keyframe_hints: float | None = None, network_hints: bool = True):
         self.palette = palette
         self.track = track
         self.hints = hints
@@ -35,6 +35,7 @@ class ColourGuide:
         # A guided network also takes the keyframes' carried chroma as dense hints where its confidence is
         # at least this (None: only their palette), so that it fills the unsure rest consistently.
         self.keyframe_hints = keyframe_hints
+        self.network_hints = network_hints  # False: a guided network gets no hints, they are only spread after it
 
     @property
     def needs_prior(self) -> bool:
@@ -67,7 +68,8 @@ class ColourGuide:
                 raise ConfigError(f"the colorizer takes palettes of {palette_bands} lightness bands, this guide's have {known[0].hist.shape[1]}")
             out["palette"] = np.stack([p.hist if p is not None else np.zeros_like(known[0].hist) for p in palettes]).astype(np.float32)
         carry = self.track is not None and self.keyframe_hints is not None
-        if self.hints or carry:
+        user_hints = self.hints if self.network_hints else None
+        if user_hints or carry:
             w, h = render_size
             maps = np.zeros((len(indices), 3, h, w), np.float32)
             for row, index in enumerate(indices):
@@ -76,9 +78,9 @@ class ColourGuide:
                     mask = (carried[1] >= self.keyframe_hints).astype(np.float32)
                     maps[row, :2] = carried[0].transpose(2, 0, 1) / AB_SCALE * mask
                     maps[row, 2] = mask
-                hints = self.hints.for_frame(index) if self.hints else ()
+                hints = user_hints.for_frame(index) if user_hints else ()
                 if hints:  # a colourist's hints paint over the carried chroma
-                    ab, mask = rasterise(hints, source_size, render_size, self.hints.relative)
+                    ab, mask = rasterise(hints, source_size, render_size, user_hints.relative)
                     keep = 1.0 - mask
                     maps[row, :2] = maps[row, :2] * keep + ab.transpose(2, 0, 1) / AB_SCALE * mask
                     maps[row, 2] = np.maximum(maps[row, 2], mask)
