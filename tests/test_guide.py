@@ -126,7 +126,7 @@ def test_engines_without_prior_refuse_palettes(engine):
         name, card, input_spec, prior_bins = "ort", engine.card, engine.input_spec, None
 
     palette = Palette(np.full((len(BINS), 1), 1.0 / len(BINS)))
-    with pytest.raises(ConfigError, match="takes no colour prior"):
+    with pytest.raises(ConfigError, match="takes no palette"):
         ColorizeProcessor(NoPrior(), guide=ColourGuide(palette=palette))
     ColorizeProcessor(NoPrior(), guide=ColourGuide(hints=parse_hints({"hints": [{"x": 1, "y": 1, "colour": "#ff0000"}]})))
 
@@ -253,7 +253,7 @@ def test_colorize_guidance_errors(tmp_path):
     hints = _cli("colorize", tmp_path / "pan.mp4", "--hints", tmp_path / "h.json", "-o", tmp_path / "o.mp4")
     assert hints.exit_code == 1 and "hint 0: a point needs 'x' and 'y'" in hints.output
     ort = _cli("colorize", tmp_path / "pan.mp4", "--reference", tmp_path / "k0.png", "--backend", "ort", "-o", tmp_path / "o.mp4")
-    assert ort.exit_code == 1 and "takes a colour prior" in ort.output and "--backend torch" in ort.output
+    assert ort.exit_code == 1 and "takes a palette" in ort.output and "--backend torch" in ort.output
     pytest.importorskip("torch")
     aspect = _cli("colorize", tmp_path / "pan.mp4", "--keyframe", f"0={tmp_path / 'wide.png'}", "-o", tmp_path / "o.mp4")
     assert aspect.exit_code == 1 and "aspect ratios differ" in aspect.output

@@ -87,8 +87,8 @@ def build_guide(spec: GuideSpec, bins: np.ndarray | None, video: Path | None = N
     if not spec:
         return None
     if spec.needs_prior and bins is None:
-        raise ConfigError("reference palettes and keyframes need a colorizer that takes a colour prior (the semantic "
-                          "colorizer on the torch backend: --backend torch)")
+        raise ConfigError("reference palettes and keyframes need a colorizer that takes a palette (one trained with guidance "
+                          "inputs, on any backend; an automatic semantic colorizer on --backend torch)")
     palette = Palette.from_files(spec.references, bins, spec.palette) if spec.references else None
     hints = load_hints(spec.hints) if spec.hints else None
     track = None

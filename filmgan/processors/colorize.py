@@ -60,7 +60,8 @@ class ColorizeProcessor:
         """Steer the colours with a ``filmgan.guide.ColourGuide`` (None: automatic)."""
         if guide is not None and guide.needs_prior and getattr(self.engine, "prior_bins", None) is None and not self.palette_bands:
             raise ConfigError(f"reference palettes and keyframes condition the network's colour distribution: the {self.engine.name} "
-                              f"engine of '{self.engine.card.name}' takes no colour prior (use --backend torch with a semantic colorizer)")
+                              f"engine of '{self.engine.card.name}' takes no palette (a colorizer trained with guidance inputs takes it on "
+                              f"every backend; an automatic semantic colorizer only on --backend torch)")
         self.guide = guide
 
     def colorize(self, frames: np.ndarray, start_index: int = 0) -> np.ndarray:
