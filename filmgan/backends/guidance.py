@@ -30,18 +30,23 @@ class GuidanceSpec:
             return None
         return cls(gamut_bins(int(card.args.get("grid", 10))), int(card.args.get("palette_bands", 5)))
 
-    def feeds(self, x: np.ndarray, palette: np.ndarray | None = None, hints: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """{'palette', 'hints'} for input ``x`` (N, 1, H, W): the given ones checked, zeros for the others."""
+    def check(self, x: np.ndarray, palette: np.ndarray | None, hints: np.ndarray | None) -> None:
+        """InputError unless the given guidance fits input ``x`` (N, 1, H, W)."""
         n, _, h, w = x.shape
         q = len(self.bins)
-        if palette is None:
-            palette = np.zeros((n, q, self.bands), np.float32)
-        elif palette.ndim != 3 or palette.shape[1:] != (q, self.bands) or palette.shape[0] not in (1, n):
+        if palette is not None and (palette.ndim != 3 or palette.shape[1:] != (q, self.bands) or palette.shape[0] not in (1, n)):
             raise InputError(f"this colorizer takes a palette of shape (N, {q}, {self.bands}), got {palette.shape}")
+        if hints is not None and (hints.ndim != 4 or hints.shape[1] != 3 or hints.shape[2:] != (h, w) or hints.shape[0] != n):
+            raise InputError(f"hints must be (N, 3, H, W) at the input's size {(h, w)}, got {hints.shape}")
+
+    def feeds(self, x: np.ndarray, palette: np.ndarray | None = None, hints: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """{'palette', 'hints'} for input ``x`` (N, 1, H, W): the given ones checked, zeros for the others."""
+        self.check(x, palette, hints)
+        n, _, h, w = x.shape
+        if palette is None:
+            palette = np.zeros((n, len(self.bins), self.bands), np.float32)
         if hints is None:
             hints = np.zeros((n, 3, h, w), np.float32)
-        elif hints.ndim != 4 or hints.shape[1] != 3 or hints.shape[2:] != (h, w) or hints.shape[0] != n:
-            raise InputError(f"hints must be (N, 3, H, W) at the input's size {(h, w)}, got {hints.shape}")
         if palette.shape[0] != n:
             palette = np.repeat(palette, n, axis=0)  # one palette for every image
         return {PALETTE_INPUT: np.ascontiguousarray(palette, np.float32), HINTS_INPUT: np.ascontiguousarray(hints, np.float32)}

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import InputError, require
 from ..video.color import AB_SCALE
+from .guidance import GuidanceSpec
 from .base import EngineBase, EngineConfig, InputSpec
 
 
@@ -81,10 +82,8 @@ class TorchEngine(EngineBase):
                 raise InputError(f"model '{self.card.name}' takes no colour prior of shape {log_prior.shape}")
             if (palette is not None or hints is not None) and not self.palette_bands:
                 raise InputError(f"model '{self.card.name}' was trained without guidance inputs (palette, hints)")
-            if palette is not None and (palette.ndim != 3 or palette.shape[1:] != (len(self.prior_bins), self.palette_bands)):
-                raise InputError(f"model '{self.card.name}' takes a palette of shape (N, {len(self.prior_bins)}, {self.palette_bands}), got {palette.shape}")
-            if hints is not None and (hints.ndim != 4 or hints.shape[1] != 3 or hints.shape[2:] != x.shape[2:]):
-                raise InputError(f"hints must be (N, 3, H, W) at the input's size {x.shape[2:]}, got {hints.shape}")
+            if self.palette_bands:
+                GuidanceSpec.from_card(self.card).check(x, palette, hints)
             guidance = {"palette": tensor(palette), "hints": tensor(hints)} if self.palette_bands else {}
             out = self.model(inp, tensor(log_prior), **guidance)
         return out.float().cpu().numpy()
