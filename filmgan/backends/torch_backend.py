@@ -46,6 +46,7 @@ class TorchEngine(EngineBase):
         if bins is not None and "log_prior" in inspect.signature(self.model.forward).parameters:
             self.prior_bins = bins.float().cpu().numpy() * AB_SCALE
         self.palette_bands = int(getattr(self.model, "palette_bands", 0))
+        self._guidance = GuidanceSpec.from_card(self.card) if self.palette_bands else None
 
     @classmethod
     def from_config(cls, model_path: str | Path, config: EngineConfig, task: str | None = None) -> "TorchEngine":
@@ -82,8 +83,8 @@ class TorchEngine(EngineBase):
                 raise InputError(f"model '{self.card.name}' takes no colour prior of shape {log_prior.shape}")
             if (palette is not None or hints is not None) and not self.palette_bands:
                 raise InputError(f"model '{self.card.name}' was trained without guidance inputs (palette, hints)")
-            if self.palette_bands:
-                GuidanceSpec.from_card(self.card).check(x, palette, hints)
+            if self._guidance is not None:
+                self._guidance.check(x, palette, hints)
             guidance = {"palette": tensor(palette), "hints": tensor(hints)} if self.palette_bands else {}
             out = self.model(inp, tensor(log_prior), **guidance)
         return out.float().cpu().numpy()
