@@ -100,19 +100,24 @@ def test_training_samples_mix_guided_and_automatic_rows_and_train_the_guidance_l
     from filmgan.train.loop import Trainer, TrainConfig
 
     images = [np.ascontiguousarray(np.repeat(np.repeat(i, 2, 0), 2, 1)) for i in synthetic_images(n=6)]
-    task = GuidedColorizeTask(bank=ImageBank(images[:4], [f"img{i}" for i in range(4)]), val_images=images[4:], internal_size=64, d_width=8)
+    task = GuidedColorizeTask(bank=ImageBank(images[:4], [f"img{i}" for i in range(4)]), val_images=images[4:], internal_size=64, d_width=8,
+                              guidance_lr_factor=20.0)
     assert task.palettes.shape == (4, Q, 5) and torch.allclose(task.palettes.sum(1), torch.ones(4, 5), atol=1e-4)
     batch = task.sample(torch.Generator().manual_seed(0), 16, 64, torch.device("cpu"))
     given = batch["palette"].flatten(1).sum(1) > 0
     hinted = batch["hints"][:, 2].flatten(1).sum(1) > 0
     assert 0 < int(given.sum()) < 16 and 0 < int(hinted.sum()) < 16  # about half of each, at random
     trainer = Trainer(task, TrainConfig(out=tmp_path / "g", steps=3, batch=4, crop=64, precision="fp32", lr_g=1e-3, lr_d=1e-3, val_every=3, ckpt_every=3))
+    rates = {id(p): g["initial_lr"] for g in trainer.opt_g.param_groups for p in g["params"]}
+    assert rates[id(trainer.G.hint_in[0].weight)] == rates[id(trainer.G.palette_mlp[0].bias)] == pytest.approx(20 * rates[id(trainer.G.refine[0].weight)])
+    assert rates[id(trainer.G.refine[0].weight)] == pytest.approx(10 * rates[id(next(trainer.G.encoder.parameters()))])
+    assert len(rates) == len(list(trainer.G.parameters()))  # every parameter in exactly one group
     trainer.run()
     assert trainer.G.palette_mlp[-1].weight.abs().sum() > 0 and trainer.G.hint_in[-1].weight.abs().sum() > 0
     from filmgan.models.checkpoint import load_model
 
     model, card = load_model(tmp_path / "g" / "model.safetensors", task="colorize")
-    assert card.args["guided"] and card.training["guidance"]["palette_rate"] == 0.5
+    assert card.args["guided"] and card.training["guidance"]["palette_rate"] == 0.5 and card.training["guidance"]["guidance_lr_factor"] == 20.0
     assert model.palette_bands == 5
 
 

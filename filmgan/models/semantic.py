@@ -125,7 +125,8 @@ class MobileUNetColorizer(nn.Module):
 
     def load_unguided(self, state: dict[str, torch.Tensor]) -> None:
         """Start a guided network from an automatic one's weights: the guidance layers stay at zero and the
-        refinement's extra (hint) input channels get zero weights, so the output is the automatic one's."""
+        refinement's extra (hint) input channels get zero weights, so the output is the automatic one's.
+        A guided network's weights load as they are (continuing its training with other settings)."""
         state = dict(state)
         w = state.get("refine.0.weight")
         if self.guided and w is not None and w.shape[1] == 3:

@@ -124,11 +124,12 @@ def parse_widths(text: str, count: int | None) -> tuple[int, ...]:
 @click.option("--rebalance", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True, help="mobilenet-unet: lambda of the class rebalancing (1: no rebalancing).")
 @click.option("--temperature", type=click.FloatRange(0.01, 1.0), default=0.38, show_default=True, help="mobilenet-unet: annealed-mean temperature.")
 @click.option("--guided", is_flag=True, help="mobilenet-unet: train the guidance inputs too (a reference palette, local hints; filmgan.train.colorize_guided).")
-@click.option("--init", "init", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="--guided: start from this automatic mobilenet-unet model (.safetensors).")
+@click.option("--init", "init", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="--guided: start from this mobilenet-unet model (.safetensors): an automatic one (its guidance layers start at zero) or a guided one.")
+@click.option("--guidance-lr-factor", type=click.FloatRange(0.0, min_open=True), default=1.0, show_default=True, help="--guided: the guidance layers' learning rate as a multiple of --lr.")
 @project_splits_option
 @trainer_options
 def train_colorize(data, val, exclude, internal_size, load_size, widths, global_context, l1_weight, adv_weight, perceptual_weight, colour_weight, vgg_weights,
-                   arch, encoder_weights, ce_weight, rebalance, temperature, guided, init, project_splits, **options):
+                   arch, encoder_weights, ce_weight, rebalance, temperature, guided, init, guidance_lr_factor, project_splits, **options):
     """Train a Lab colorizer (L1 + adversarial, PatchGAN with spectral norm; + ab-bin cross-entropy for mobilenet-unet)."""
     from ..cli.common import handle_errors
     from ..errors import ConfigError
@@ -150,7 +151,7 @@ def train_colorize(data, val, exclude, internal_size, load_size, widths, global_
             if guided:
                 from .colorize_guided import GuidedColorizeTask
 
-                options_by_arch.update(task_class=GuidedColorizeTask, init=str(init) if init else "")
+                options_by_arch.update(task_class=GuidedColorizeTask, init=str(init) if init else "", guidance_lr_factor=guidance_lr_factor)
         if (guided or init) and arch != "mobilenet-unet":
             raise ConfigError("--guided and --init are for --arch mobilenet-unet")
         if init and not guided:

@@ -73,6 +73,7 @@ class GuidedColorizeTask(SemanticColorizeTask):
     palette_mix: float = 0.3
     hint_rate: float = 0.5
     dense_rate: float = 0.2
+    guidance_lr_factor: float = 1.0  # the guidance layers (palette MLP, hint inputs) learn at this x the decoder's rate
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -91,7 +92,15 @@ class GuidedColorizeTask(SemanticColorizeTask):
             G.load_encoder(load_mobilenet_v2(self.encoder_weights))
         return G, D
 
-    CARD_OPTIONS = (*SemanticColorizeTask.CARD_OPTIONS, "palette_rate", "palette_mix", "hint_rate", "dense_rate")
+    CARD_OPTIONS = (*SemanticColorizeTask.CARD_OPTIONS, "palette_rate", "palette_mix", "hint_rate", "dense_rate", "guidance_lr_factor")
+
+    def optimizer_groups(self, G: nn.Module, lr: float) -> list[dict]:
+        """The semantic task's groups, with the guidance layers split out at ``guidance_lr_factor`` x ``lr``:
+        they start at zero beside a trained network and, at its fine-tuning rate, barely move in a CPU run."""
+        guidance = [p for name, p in G.named_parameters() if name.startswith(("palette_mlp.", "hint_in."))]
+        ids = {id(p) for p in guidance}
+        groups = [{**g, "params": [p for p in g["params"] if id(p) not in ids]} for g in super().optimizer_groups(G, lr)]
+        return [*groups, {"params": guidance, "lr": lr * self.guidance_lr_factor}]
 
     def sample(self, gen: torch.Generator, batch: int, crop: int, device: torch.device) -> dict[str, torch.Tensor]:
         rgb, indices = self.bank.sample_indexed(gen, batch, crop)
@@ -119,6 +128,6 @@ class GuidedColorizeTask(SemanticColorizeTask):
     def card(self, G, step, metrics, config):
         card = super().card(G, step, metrics, config)
         guidance = {"palette_rate": self.palette_rate, "palette_mix": self.palette_mix, "hint_rate": self.hint_rate,
-                    "dense_rate": self.dense_rate, "palette": {"bands": PALETTE.bands, "sigma": PALETTE.sigma},
+                    "dense_rate": self.dense_rate, "guidance_lr_factor": self.guidance_lr_factor, "palette": {"bands": PALETTE.bands, "sigma": PALETTE.sigma},
                     "init": self.init or None}
         return card.with_updates(training={**card.training, "guidance": guidance})
