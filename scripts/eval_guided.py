@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from filmgan.backends.torch_backend import TorchEngine  # noqa: E402
 from filmgan.guide import ColourGuide  # noqa: E402
+from filmgan.guide import guide as guide_defaults  # noqa: E402
 from filmgan.guide.build import DEFAULT_PALETTE  # noqa: E402
 from filmgan.guide.hints import Hint, HintSet  # noqa: E402
 from filmgan.guide.keyframes import Keyframe, track_frames  # noqa: E402
@@ -73,7 +74,7 @@ VALIDATION_CLIPS = ("sam2_03_blocks", "sam2_04_coffee", "tokenflow_woman-running
 FRAMES = 97
 REFERENCE_SETS = ("intel_scenes", "utkface_faces", "stargan_v2_faces_animals")
 HINTS_PER_PHOTO = 10
-NETWORK_HINTS = True  # a guided network takes the hints as its input (--no-network-hints: spreading only)
+NETWORK_HINTS = guide_defaults.NETWORK_HINTS  # a guided network takes the hints as its input (--network-hints / --no-network-hints)
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
@@ -321,11 +322,14 @@ def main() -> None:
     parser.add_argument("--hint-palette", action="store_true", help="hints: also condition the network on the hint colours' palette")
     parser.add_argument("--model", type=Path, default=MODEL, help="the colorizer (default: the colorize preset's)")
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), help="keyframes: other clips; 'validation': VALIDATION_CLIPS, to choose settings on")
-    parser.add_argument("--keyframe-hints", type=float, help="keyframes, a guided network: the carried chroma as hints where its confidence >= this")
-    parser.add_argument("--no-network-hints", action="store_true", help="hints, a guided network: do not give it the hints (spreading only)")
+    parser.add_argument("--keyframe-hints", type=lambda v: None if v == "none" else float(v), default=guide_defaults.KEYFRAME_HINTS,
+                        help="keyframes, a guided network: the carried chroma as hints where its confidence >= this ('none': only the "
+                             "keyframes' palette; default: the shipped ColourGuide's)")
+    parser.add_argument("--network-hints", action=argparse.BooleanOptionalAction, default=guide_defaults.NETWORK_HINTS,
+                        help="hints, a guided network: give it the hints as its input too, not only spread them (default: the shipped ColourGuide's)")
     args = parser.parse_args()
     global NETWORK_HINTS
-    NETWORK_HINTS = not args.no_network_hints
+    NETWORK_HINTS = args.network_hints
     with TorchEngine(args.model, task="colorize", threads=args.threads) as engine:
         if args.part == "keyframes":
             clips = VALIDATION_CLIPS if args.clips == ["validation"] else args.clips

@@ -252,7 +252,8 @@ def test_colorize_guidance_errors(tmp_path):
     assert two.exit_code == 2 and "exactly one video" in two.output
     hints = _cli("colorize", tmp_path / "pan.mp4", "--hints", tmp_path / "h.json", "-o", tmp_path / "o.mp4")
     assert hints.exit_code == 1 and "hint 0: a point needs 'x' and 'y'" in hints.output
-    ort = _cli("colorize", tmp_path / "pan.mp4", "--reference", tmp_path / "k0.png", "--backend", "ort", "-o", tmp_path / "o.mp4")
+    # a colorizer without guidance inputs takes a palette only as a prior on its decode, which torch alone runs
+    ort = _cli("colorize", tmp_path / "pan.mp4", "--reference", tmp_path / "k0.png", "--model", SHIPPED, "--backend", "ort", "-o", tmp_path / "o.mp4")
     assert ort.exit_code == 1 and "takes a palette" in ort.output and "--backend torch" in ort.output
     pytest.importorskip("torch")
     aspect = _cli("colorize", tmp_path / "pan.mp4", "--keyframe", f"0={tmp_path / 'wide.png'}", "-o", tmp_path / "o.mp4")
@@ -332,5 +333,7 @@ def test_farm_guide_keys_are_validated(tmp_path):
     with pytest.raises(ConfigError, match="shot 'a': .*colorize presets only"):
         shot_config(job.shots[0])
     job = load_job(write_job(tmp_path, [{"input": "a.mp4", "output": "out/a.mkv", "hints": "h.json", "backend": "auto"},
-                                        {"input": "a.mp4", "name": "b", "output": "out/b.mkv", "references": ["r.jpg"], "backend": "auto"}]))
-    assert shot_config(job.shots[0]).backend == "auto" and shot_config(job.shots[1]).backend == "torch"  # a palette needs the prior
+                                        {"input": "a.mp4", "name": "b", "output": "out/b.mkv", "references": ["r.jpg"], "backend": "auto",
+                                         "model": str(SHIPPED)}]))
+    # an automatic-only colorizer takes a palette as a prior on its decode, which torch alone runs
+    assert shot_config(job.shots[0]).backend == "auto" and shot_config(job.shots[1]).backend == "torch"

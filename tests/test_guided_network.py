@@ -146,13 +146,14 @@ def test_the_processor_hands_a_guided_network_its_palette_and_rasterised_hints()
     frames = np.full((2, 90, 160, 3), 128, np.uint8)
     palette = Palette(np.full((Q, 5), 1.0 / Q), PaletteConfig(bands=5))
     hints = HintSet((Hint(((80.0, 45.0),), (200, 30, 30), 2.0, False, frame=1),))
-    for bands, expect in ((5, {"palette", "hints"}), (0, {"log_prior"})):
+    for bands, network_hints, expect in ((5, True, {"palette", "hints"}), (5, False, {"palette"}), (0, True, {"log_prior"})):
         engine = RecordingEngine(bands)
-        proc = ColorizeProcessor(engine, render_size=64, guide=ColourGuide(palette=palette, hints=hints))
+        proc = ColorizeProcessor(engine, render_size=64, guide=ColourGuide(palette=palette, hints=hints, network_hints=network_hints))
         proc.colorize(frames, start_index=0)
         assert set(engine.calls[-1]) == expect
+    assert ColourGuide(hints=hints).network_hints is False  # shipped: a colourist's hints are spread after the network
     engine = RecordingEngine(5)
-    ColorizeProcessor(engine, render_size=64, guide=ColourGuide(palette=palette, hints=hints)).colorize(frames)
+    ColorizeProcessor(engine, render_size=64, guide=ColourGuide(palette=palette, hints=hints, network_hints=True)).colorize(frames)
     pal, maps = engine.calls[-1]["palette"], engine.calls[-1]["hints"]
     assert pal.shape == (2, Q, 5) and np.allclose(pal.sum(1), 1.0)
     h, w = maps.shape[2:]
@@ -277,7 +278,7 @@ class FakeTrack:
 def test_carried_keyframe_chroma_becomes_dense_hints_where_confident_and_a_colourists_hint_wins():
     h, w = 32, 48
     hints = HintSet((Hint(((40.0, 16.0),), (30, 30, 200), 1.0, False),))  # blue, in the unsure right half
-    guide = ColourGuide(track=FakeTrack(h, w), hints=hints, keyframe_hints=0.5)
+    guide = ColourGuide(track=FakeTrack(h, w), hints=hints, keyframe_hints=0.5, network_hints=True)
     out = guide.network_inputs([0, 1], (w, h), (w, h), 5)
     maps = out["hints"]
     assert out["palette"].shape == (2, Q, 5)
@@ -285,4 +286,6 @@ def test_carried_keyframe_chroma_becomes_dense_hints_where_confident_and_a_colou
     assert maps[1, 2, :, : w // 2].all() and np.allclose(maps[1, 0, :, : w // 2], 40.0 / 110.0)
     assert maps[1, 2, 16, 40] == 1.0 and maps[1, 1, 16, 40] < -0.2  # the hint's blue (b < 0) there
     assert maps[1, 2, :, w // 2 :].sum() == maps[0, 2].sum()  # nothing carried where the confidence is 0.2
-    assert "hints" not in ColourGuide(track=FakeTrack(h, w)).network_inputs([1], (w, h), (w, h), 5)  # off by default
+    assert "hints" not in ColourGuide(track=FakeTrack(h, w), keyframe_hints=None).network_inputs([1], (w, h), (w, h), 5)
+    shipped = ColourGuide(track=FakeTrack(h, w), hints=hints).network_inputs([0, 1], (w, h), (w, h), 5)["hints"]
+    assert shipped[0, 2].sum() == 0 and shipped[1, 2, :, : w // 2].all()  # shipped: carried chroma only, not the colourist's hint
