@@ -203,6 +203,9 @@ def test_train_temporal_cli_fine_tunes_a_model_file(tmp_path):
 
     wrong = CliRunner().invoke(main, [str(a) for a in ["train", "temporal", "--init", init, "--task", "style", "--data", photos, "--out", tmp_path / "w"]])
     assert wrong.exit_code == 1 and "not 'style'" in wrong.output
+    no_features = CliRunner().invoke(main, [str(a) for a in ["train", "temporal", "--init", init, "--data", photos, "--perceptual-weight", "0.1", "--out", tmp_path / "p"]])
+    assert no_features.exit_code == 1 and "--perceptual-weight needs --feature-weights" in no_features.output
+    assert not (tmp_path / "p").exists()
 
 
 def test_style_models_need_their_painting(tmp_path):
@@ -220,5 +223,7 @@ def test_style_models_need_their_painting(tmp_path):
         build_temporal_task(tmp_path / "style.safetensors", [str(tmp_path)], style=painting)
     with pytest.raises(ConfigError, match="colourfulness weight applies to colorize models"):
         build_temporal_task(tmp_path / "style.safetensors", [str(tmp_path)], style=painting, overrides={"colour_weight": 1.0})
+    with pytest.raises(ConfigError, match="perceptual weight applies to colorize models"):
+        build_temporal_task(tmp_path / "style.safetensors", [str(tmp_path)], style=painting, overrides={"perceptual_weight": 0.1})
     with pytest.raises(CheckpointError):
         InitWeights.load(tmp_path / "missing.safetensors")

@@ -24,9 +24,10 @@ from .reference import Palette
 
 
 # How a guided network is fed, chosen on the validation split and clips with the guided network trained from
-# colorize-v5 (README, "Guided colorization"; not shipped): the keyframes' carried chroma as dense hints where its confidence is at least 0.5 (34.4 %
-# against 33.5 % below automatic over frames 1-48 without), and a colourist's sparse hints not given to the
-# network, only spread after it (32 % against 31 % below automatic with 10 points).
+# colorize-v5 (README, "Guided colorization"; not shipped): the keyframes' carried chroma as dense hints where
+# its confidence is at least 0.5 (34.4 % against 33.5 % below automatic over frames 1-48 without), and a
+# colourist's sparse hints not given to the network, only spread after it (32 % against 31 % below automatic
+# with 10 points).
 KEYFRAME_HINTS = 0.5
 NETWORK_HINTS = False
 

@@ -258,12 +258,13 @@ def train_stylize(style, data, val, exclude, project_splits, recipe, feature_wei
 @click.option("--load-size", type=click.IntRange(32), help="Short side the photos are loaded at (default: the task's).")
 @click.option("--adv-weight", type=click.FloatRange(0.0), help="Adversarial weight of the base losses (default: the --init model's, from its card).")
 @click.option("--colour-weight", type=click.FloatRange(0.0), help="Colourfulness-matching weight of a colorize model's losses (default: the --init model's, from its card).")
-@click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The MobileNetV2 weights a paint-recipe style model was trained with (its card names the file).")
+@click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The MobileNetV2 weights a paint-recipe style model was trained with (its card names the file); for a colorize model, the perceptual loss's feature network.")
+@click.option("--perceptual-weight", type=click.FloatRange(0.0), help="Perceptual-loss weight of a colorize model's losses, on the --feature-weights MobileNetV2 (default: the --init model's, from its card).")
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch default).")
 @project_splits_option
 @trainer_options
 def train_temporal(init, task, data, videos, val, exclude, project_splits, style, temporal_weight, real_fraction, pair_batch, clip_size, pairs_per_clip, max_shift, object_shift, load_size, adv_weight, colour_weight,
-                   feature_weights, threads, **options):
+                   feature_weights, perceptual_weight, threads, **options):
     """Fine-tune a colorize or style model with the temporal warp loss.
 
     \b
@@ -272,6 +273,7 @@ def train_temporal(init, task, data, videos, val, exclude, project_splits, style
     is an ordinary model file (RUN/model.safetensors) whose card records the temporal training.
     """
     from ..cli.common import handle_errors
+    from ..errors import ConfigError
     from .data import list_media
     from .motion import MotionConfig
     from .temporal import build_temporal_task
@@ -291,6 +293,10 @@ def train_temporal(init, task, data, videos, val, exclude, project_splits, style
             overrides["colour_weight"] = colour_weight
         if feature_weights:
             overrides["features"] = {"kind": "mobilenet-v2", "path": str(feature_weights)}
+        if perceptual_weight is not None:
+            if not feature_weights:
+                raise ConfigError("--perceptual-weight needs --feature-weights (e.g. ../shared/data/weights/mobilenet_v2_1.0_224_quant.tflite)")
+            overrides["perceptual_weight"] = perceptual_weight
         clips = list_media(videos)[1] if videos else []
         excluded, validation, _ = split_lists(exclude, val, project_splits)
         task_obj = build_temporal_task(

@@ -252,8 +252,9 @@ def build_temporal_task(
     if task is not None and task != card.task:
         raise ConfigError(f"{init} is a '{card.task}' model, not '{task}'")
     options = {**base_task_options(card), **(overrides or {})}
-    if card.task != "colorize" and "colour_weight" in options:
-        raise ConfigError(f"the colourfulness weight applies to colorize models; '{card.name}' is a '{card.task}' model")
+    for key, what in (("colour_weight", "colourfulness weight"), ("perceptual_weight", "perceptual weight")):
+        if card.task != "colorize" and key in options:
+            raise ConfigError(f"the {what} applies to colorize models; '{card.name}' is a '{card.task}' model")
     if card.task == "colorize":
         from .colorize import build_colorize_task
 
