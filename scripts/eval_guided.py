@@ -74,7 +74,6 @@ VALIDATION_CLIPS = ("sam2_03_blocks", "sam2_04_coffee", "tokenflow_woman-running
 FRAMES = 97
 REFERENCE_SETS = ("intel_scenes", "utkface_faces", "stargan_v2_faces_animals")
 HINTS_PER_PHOTO = 10
-NETWORK_HINTS = guide_defaults.NETWORK_HINTS  # a guided network takes the hints as its input (--network-hints / --no-network-hints)
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
@@ -245,17 +244,18 @@ def photo_parts(split: str) -> dict[str, list[Path]]:
     return parts
 
 
-def hinted(proc: ColorizeProcessor, truth: np.ndarray, hints: HintSet, configs, palette: Palette | None) -> tuple[np.ndarray, list[np.ndarray]]:
+def hinted(proc: ColorizeProcessor, truth: np.ndarray, hints: HintSet, configs, palette: Palette | None,
+           network_hints: bool) -> tuple[np.ndarray, list[np.ndarray]]:
     """The automatic output and the hinted one per spreading setting, through the processor's own steps:
-    the network runs once (twice with a palette, or when it takes the hints as an input), the guide's
-    spreading (of the error left at the hints) once per setting."""
+    the network runs once (twice with a palette, or when a guided network takes the hints as an input:
+    ``network_hints``), the guide's spreading (of the error left at the hints) once per setting."""
     batch = FrameBatch(truth[None], np.zeros(1, np.int64), Fraction(1, 25))
     prepared = proc.prepare(batch)
     proc.set_guide(None)
     ab = proc.infer(prepared)
     auto = proc.finish(batch, prepared, ab)[0].frames[0]
-    if proc.palette_bands and NETWORK_HINTS:  # a network trained with the hint input takes the hints itself
-        proc.set_guide(ColourGuide(palette=palette, hints=hints))
+    if proc.palette_bands and network_hints:  # a network trained with the hint input takes the hints itself
+        proc.set_guide(ColourGuide(palette=palette, hints=hints, network_hints=True))
         ab = proc.infer(prepared)
     elif palette is not None:
         proc.set_guide(ColourGuide(palette=palette))
@@ -271,7 +271,7 @@ def label(config: SpreadConfig) -> str:
     return f"σ {config.sigma:g}, screen {config.screen:g}"
 
 
-def hints_part(engine, split: str, limit: int | None, configs: list[SpreadConfig], use_palette: bool) -> None:
+def hints_part(engine, split: str, limit: int | None, configs: list[SpreadConfig], use_palette: bool, network_hints: bool) -> None:
     proc = processor(engine)
     parts = photo_parts(split)
     scores = {part: {"auto": [], **{c: [] for c in configs}} for part in parts}
@@ -281,7 +281,7 @@ def hints_part(engine, split: str, limit: int | None, configs: list[SpreadConfig
             truth = read_image(path)
             hints = random_hints(truth, zlib.crc32(path.name.encode()))
             palette = hint_palette(truth, hints, engine.prior_bins) if use_palette else None
-            auto, outs = hinted(proc, truth, hints, configs, palette)
+            auto, outs = hinted(proc, truth, hints, configs, palette, network_hints)
             scores[part]["auto"].append(delta_e(truth, auto))
             for config, out in zip(configs, outs):
                 scores[part][config].append(delta_e(truth, out))
@@ -328,8 +328,6 @@ def main() -> None:
     parser.add_argument("--network-hints", action=argparse.BooleanOptionalAction, default=guide_defaults.NETWORK_HINTS,
                         help="hints, a guided network: give it the hints as its input too, not only spread them (default: the shipped ColourGuide's)")
     args = parser.parse_args()
-    global NETWORK_HINTS
-    NETWORK_HINTS = args.network_hints
     with TorchEngine(args.model, task="colorize", threads=args.threads) as engine:
         if args.part == "keyframes":
             clips = VALIDATION_CLIPS if args.clips == ["validation"] else args.clips
@@ -338,7 +336,7 @@ def main() -> None:
             reference_part(engine, args.split, args.limit)
         else:
             configs = [SpreadConfig(sigma=g, screen=c) for g, c in itertools.product(args.sigma, args.screen)]
-            hints_part(engine, args.split, args.limit, configs, args.hint_palette)
+            hints_part(engine, args.split, args.limit, configs, args.hint_palette, args.network_hints)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ class Up(nn.Module):
 
 class MobileUNetColorizer(nn.Module):
     ARCH = "mobilenet-unet-colorizer"
+    GUIDANCE_LAYERS = ("palette_mlp.", "hint_in.")  # parameter-name prefixes of the guidance inputs' own layers (zero-initialised)
 
     def __init__(self, decoder: tuple[int, ...] = (160, 80, 48), grid: int = 10, temperature: float = 0.38,
                  refine: int = 24, confidence_from: float = 1.0, padding: str = "same", guided: bool = False, palette_bands: int = 5):
@@ -135,7 +136,7 @@ class MobileUNetColorizer(nn.Module):
             missing, unexpected = self.load_state_dict(state, strict=False)
         except RuntimeError as exc:  # shapes that do not fit
             raise CheckpointError(f"not the weights of an automatic {self.ARCH} of these settings: {exc}") from None
-        if unexpected or any(not k.startswith(("palette_mlp.", "hint_in.")) for k in missing):
+        if unexpected or any(not k.startswith(self.GUIDANCE_LAYERS) for k in missing):
             raise CheckpointError(f"not the weights of an automatic {self.ARCH}: missing {missing}, unexpected {unexpected}")
 
     def _palette_features(self, palette: torch.Tensor | None, n: int, like: torch.Tensor) -> torch.Tensor:

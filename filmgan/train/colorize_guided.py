@@ -97,7 +97,7 @@ class GuidedColorizeTask(SemanticColorizeTask):
     def optimizer_groups(self, G: nn.Module, lr: float) -> list[dict]:
         """The semantic task's groups, with the guidance layers split out at ``guidance_lr_factor`` x ``lr``:
         they start at zero beside a trained network and, at its fine-tuning rate, barely move in a CPU run."""
-        guidance = [p for name, p in G.named_parameters() if name.startswith(("palette_mlp.", "hint_in."))]
+        guidance = [p for name, p in G.named_parameters() if name.startswith(G.GUIDANCE_LAYERS)]
         ids = {id(p) for p in guidance}
         groups = [{**g, "params": [p for p in g["params"] if id(p) not in ids]} for g in super().optimizer_groups(G, lr)]
         return [*groups, {"params": guidance, "lr": lr * self.guidance_lr_factor}]
