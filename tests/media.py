@@ -6,6 +6,7 @@ coding), over a gradient with a moving square, so tests can check exact frame id
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -148,6 +149,26 @@ def truncate(src: Path, dst: Path, keep: float = 0.6) -> Path:
     """Copy the first ``keep`` fraction of ``src``'s bytes to ``dst``."""
     data = src.read_bytes()
     dst.write_bytes(data[: int(len(data) * keep)])
+    return dst
+
+
+def break_packet(src: Path, dst: Path, index: int = 50) -> Path:
+    """Copy an AVCC (mp4) H.264 clip with video packet ``index`` (demux order) made undecodable.
+
+    The packet's first NAL length prefix is set far past the packet's end, which FFmpeg's H.264 decoder
+    always rejects (AVERROR_INVALIDDATA). Damaging bytes at a fixed file offset instead depends on what
+    the encoder put there: x264's threaded output differs from run to run, and some damage is merely
+    concealed.
+    """
+    with av.open(str(src)) as c:
+        stream = c.streams.video[0]
+        if stream.codec_context.name != "h264" or not stream.codec_context.extradata:
+            raise ValueError(f"{src}: not an AVCC H.264 stream")
+        packet = next(itertools.islice((p for p in c.demux(stream) if p.size), index, None))
+        position, size = packet.pos, packet.size
+    data = bytearray(src.read_bytes())
+    data[position:position + 4] = (size * 16).to_bytes(4, "big")
+    dst.write_bytes(bytes(data))
     return dst
 
 

@@ -124,18 +124,8 @@ def test_truncated_skip_corrupt_keeps_what_decodes(clips, tmp_path):
     assert indices(frames) == list(range(len(frames)))
 
 
-def _corrupt_payload(src, dst):
-    data = bytearray(src.read_bytes())
-    mdat, moov = data.find(b"mdat"), data.find(b"moov")
-    middle = (mdat + moov) // 2
-    for i in range(middle, middle + 300):
-        data[i] = (data[i] * 7 + 13) & 255
-    dst.write_bytes(bytes(data))
-    return dst
-
-
 def test_corrupt_packets(clips, tmp_path):
-    bad = _corrupt_payload(clips["long_mp4"].path, tmp_path / "bad.mp4")
+    bad = media.break_packet(clips["long_mp4"].path, tmp_path / "bad.mp4")
     with pytest.raises(InputError, match="corrupt video data at frame"):
         read(bad)
     reader, _, frames, pts = read(bad, skip_corrupt=True)
