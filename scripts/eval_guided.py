@@ -12,7 +12,8 @@ size and temporal blending).
   dog, wild). The *other* reference is the training-part photo of the same class whose grey image is
   nearest in the colorizer's own encoder features (global average of the MobileNetV2 stride-32
   features) -- what a colourist does when picking a similar photo, decided on the grey images only, never
-  on the target's colours. The *own* reference is the photo itself. ΔE: automatic, other, own.
+  on the target's colours. The *own* reference is the photo itself. ΔE: automatic, other, own. The guide has
+  the reference's palette and, unless ``--no-exemplar``, its colours carried by content (``Exemplar``).
 * ``--part hints``: every held-out photo (bsds500_test and the tenth of each new set), 10 random points
   (seeded per photo) with the true colour of their pixel; ΔE automatic against hinted. ``--sigma`` and
   ``--screen`` (several values: every combination, a grid) choose the spreading (``SpreadConfig``; default
@@ -49,6 +50,7 @@ from filmgan.backends.torch_backend import TorchEngine  # noqa: E402
 from filmgan.guide import ColourGuide  # noqa: E402
 from filmgan.guide import guide as guide_defaults  # noqa: E402
 from filmgan.guide.build import DEFAULT_PALETTE  # noqa: E402
+from filmgan.guide.exemplar import Exemplar  # noqa: E402
 from filmgan.guide.hints import Hint, HintSet  # noqa: E402
 from filmgan.guide.keyframes import Keyframe, track_frames  # noqa: E402
 from filmgan.guide.propagate import SpreadConfig  # noqa: E402
@@ -185,7 +187,7 @@ def targets(split: str, sets) -> list[Path]:
     return [p for name, files in splits.held_out(photos).items() if name in sets for p in files]
 
 
-def reference_part(engine, split: str, limit: int | None) -> None:
+def reference_part(engine, split: str, limit: int | None, exemplar: bool = True) -> None:
     photos = DATA / "photos"
     excluded = {p for p in splits.excluded_from_training(photos) if p.is_file()}
     pool = {}
@@ -207,7 +209,8 @@ def reference_part(engine, split: str, limit: int | None) -> None:
         chosen.append((path.name, other.name))
         truth = read_image(path)
         for kind, ref in (("auto", None), ("other", read_image(other)), ("own", truth)):
-            proc.set_guide(None if ref is None else ColourGuide(palette=Palette.from_images([ref], engine.prior_bins, DEFAULT_PALETTE)))
+            proc.set_guide(None if ref is None else ColourGuide(palette=Palette.from_images([ref], engine.prior_bins, DEFAULT_PALETTE),
+                                                                exemplar=Exemplar([ref]) if exemplar else None))
             scores[kind].setdefault(path.parent.name, []).append(delta_e(truth, proc.colorize(truth[None])[0]))
     print("| part | photos | ΔE auto | ΔE other reference | below auto | ΔE own colours | below auto |")
     print("|---|---|---|---|---|---|---|")
@@ -327,13 +330,16 @@ def main() -> None:
                              "keyframes' palette; default: the shipped ColourGuide's)")
     parser.add_argument("--network-hints", action=argparse.BooleanOptionalAction, default=guide_defaults.NETWORK_HINTS,
                         help="hints, a guided network: give it the hints as its input too, not only spread them (default: the shipped ColourGuide's)")
+    parser.add_argument("--exemplar", action=argparse.BooleanOptionalAction, default=True,
+                        help="reference: also carry the reference's colours to matching content (filmgan.guide.exemplar), not only its palette")
     args = parser.parse_args()
-    with TorchEngine(args.model, task="colorize", threads=args.threads) as engine:
+    # fp32 everywhere: torch's automatic precision would pick bf16 on a CPU with AVX512-BF16 and move the numbers
+    with TorchEngine(args.model, task="colorize", threads=args.threads, precision="fp32") as engine:
         if args.part == "keyframes":
             clips = VALIDATION_CLIPS if args.clips == ["validation"] else args.clips
             keyframes_part(engine, args.sheet, clips, args.keyframe_hints)
         elif args.part == "reference":
-            reference_part(engine, args.split, args.limit)
+            reference_part(engine, args.split, args.limit, args.exemplar)
         else:
             configs = [SpreadConfig(sigma=g, screen=c) for g, c in itertools.product(args.sigma, args.screen)]
             hints_part(engine, args.split, args.limit, configs, args.hint_palette, args.network_hints)

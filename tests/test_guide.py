@@ -131,6 +131,75 @@ def test_engines_without_prior_refuse_palettes(engine):
     ColorizeProcessor(NoPrior(), guide=ColourGuide(hints=parse_hints({"hints": [{"x": 1, "y": 1, "colour": "#ff0000"}]})))
 
 
+# -- reference exemplars --------------------------------------------------------------------------------
+
+def _tinted(grey: np.ndarray, a: float, b: float) -> np.ndarray:
+    lab = rgb_to_lab(grey)
+    ab = np.zeros(grey.shape[:2] + (2,), np.float32)
+    ab[..., 0], ab[..., 1] = a, b
+    return recombine_luminance_chroma(grey, ab)
+
+
+def _network_input(rgb: np.ndarray) -> np.ndarray:
+    return (rgb_to_lab(rgb)[..., 0] / 50.0 - 1.0)[None, None].astype(np.float32)
+
+
+def _two_textures(seeds, tints, n=96):
+    """Two grey random textures side by side, each tinted (a, b) or left grey (None)."""
+    halves = []
+    for seed, tint in zip(seeds, tints):
+        grey = np.repeat(media.texture(n, n, seed=seed)[..., :1], 3, axis=2)
+        halves.append(grey if tint is None else _tinted(grey, *tint))
+    return np.concatenate(halves, axis=1)
+
+
+RED, BLUE = (40.0, 25.0), (10.0, -45.0)
+
+
+def test_exemplar_finds_the_reference_content_where_the_frame_shows_it(engine):
+    from filmgan.guide.exemplar import Exemplar
+
+    reference = _two_textures((11, 12), (RED, BLUE))
+    frame = _two_textures((12, 11), (None, None))  # the same two textures, swapped and grey
+    ab, weight = Exemplar([reference]).transfer(_network_input(frame), engine.match_features)
+    assert ab.shape == (1, 96, 192, 2) and weight.shape == (1, 96, 192)
+    left, right = (slice(16, -16), slice(16, 80)), (slice(16, -16), slice(112, 176))
+    assert np.median(ab[0][left][..., 1]) < -30 and np.median(ab[0][right][..., 0]) > 30  # blue went left, red right
+    assert np.median(weight[0][left]) > 0.5 and np.median(weight[0][right]) > 0.5
+
+
+def test_a_reference_without_the_frames_content_leaves_the_network_colours(engine):
+    from filmgan.guide import ColourGuide
+    from filmgan.guide.exemplar import Exemplar
+
+    frame = _two_textures((12, 11), (None, None))
+    unrelated = _two_textures((21, 22), (RED, BLUE))  # textures of the same statistics, other patterns
+    x = _network_input(frame)
+    network = engine.run(x) * 110.0
+    guide = ColourGuide(exemplar=Exemplar([unrelated]))
+    assert Exemplar([unrelated]).transfer(x, engine.match_features)[1].mean() < 0.02
+    assert np.abs(guide.with_references(x, network, engine.match_features) - network).mean() < 0.3
+    assert guide.with_references(x, network, None) is network  # an engine without encoder features: unchanged
+
+
+@pytest.mark.realdata
+def test_a_photos_own_colours_as_reference_bring_back_most_of_them(engine):
+    from filmgan.guide import GuideSpec, build_guide
+    from filmgan.metrics.image import delta_e
+    from filmgan.processors.colorize import ColorizeProcessor
+    from filmgan.video.images import read_image
+
+    folder = Path(__file__).parents[2] / "shared/data/photos/intel_scenes"
+    if not folder.is_dir():
+        pytest.skip(f"photos not found at {folder}")
+    photo = sorted(folder.glob("*.jpg"))[5]
+    truth = read_image(photo)
+    proc = ColorizeProcessor(engine, render_size=192)
+    auto = delta_e(truth, proc.colorize(truth[None])[0])
+    proc.set_guide(build_guide(GuideSpec(references=(photo,)), engine.prior_bins))
+    assert delta_e(truth, proc.colorize(truth[None])[0]) < 0.7 * auto
+
+
 # -- spreading hints -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("config", [SpreadConfig(sigma=4.0, screen=1e-3), SpreadConfig()])

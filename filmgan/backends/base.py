@@ -153,9 +153,16 @@ class EngineBase:
     # K of the (N, Q, K) palette of a colorizer trained with guidance inputs (``run(x, palette=..., hints=...)``;
     # models.semantic ``guided``), else 0.
     palette_bands: int = 0
+    # Whether ``match_features(x)`` gives the colorizer encoder's features for reference matching
+    # (filmgan.guide.exemplar; the torch backend of a semantic colorizer).
+    matches_features: bool = False
 
     def close(self) -> None:
         self.closed = True
+
+    def match_features(self, x: np.ndarray) -> dict[int, np.ndarray]:
+        """{stride: (N, C, H/stride, W/stride) float32} encoder features of the network input ``x``."""
+        raise ProcessorError(f"the {getattr(self, 'name', '')} engine gives no encoder features for reference matching")
 
     def __enter__(self):
         return self

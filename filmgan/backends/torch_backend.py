@@ -46,6 +46,7 @@ class TorchEngine(EngineBase):
         if bins is not None and "log_prior" in inspect.signature(self.model.forward).parameters:
             self.prior_bins = bins.float().cpu().numpy() * AB_SCALE
         self.palette_bands = int(getattr(self.model, "palette_bands", 0))
+        self.matches_features = hasattr(self.model, "match_features")
         self._guidance = GuidanceSpec.from_card(self.card) if self.palette_bands else None
 
     @classmethod
@@ -88,6 +89,16 @@ class TorchEngine(EngineBase):
             guidance = {"palette": tensor(palette), "hints": tensor(hints)} if self.palette_bands else {}
             out = self.model(inp, tensor(log_prior), **guidance)
         return out.float().cpu().numpy()
+
+    def match_features(self, x: np.ndarray) -> dict[int, np.ndarray]:
+        """The colorizer encoder's features of ``x`` (its network input) for reference matching, in fp32."""
+        self._check_open()
+        if not self.matches_features:
+            return super().match_features(x)
+        torch = self._torch
+        inp = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+        with torch.inference_mode():
+            return {s: f.float().cpu().numpy() for s, f in self.model.match_features(inp).items()}
 
 
 def prefers_channels_last(model) -> bool:

@@ -14,6 +14,7 @@ from ..config import DecodeConfig
 from ..errors import ConfigError
 from ..video.images import read_image
 from ..video.reader import VideoReader
+from .exemplar import Exemplar
 from .guide import ColourGuide
 from .hints import load_hints
 from .keyframes import Keyframe, KeyframeTrack, PropagationConfig, check_keyframes, decode_range, track_frames
@@ -89,11 +90,13 @@ def build_guide(spec: GuideSpec, bins: np.ndarray | None, video: Path | None = N
     if spec.needs_prior and bins is None:
         raise ConfigError("reference palettes and keyframes need a colorizer that takes a palette (one trained with guidance "
                           "inputs, on any backend; an automatic semantic colorizer on --backend torch)")
-    palette = Palette.from_files(spec.references, bins, spec.palette) if spec.references else None
+    images = [read_image(p) for p in spec.references]
+    palette = Palette.from_images(images, bins, spec.palette) if images else None
+    exemplar = Exemplar(images) if images else None
     hints = load_hints(spec.hints) if spec.hints else None
     track = None
     if spec.keyframes:
         if video is None or render_frames is None:
             raise ConfigError("keyframes belong to one video: give exactly one video input with --keyframe")
         track = track_video(video, spec.keyframes, render_frames, bins, frame_range, spec.palette)
-    return ColourGuide(palette, track, hints)
+    return ColourGuide(palette, track, hints, exemplar=exemplar)

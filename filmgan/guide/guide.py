@@ -5,7 +5,8 @@ the chroma.
 the network the processor asks for its conditioning: for a colorizer trained with guidance inputs
 (``engine.palette_bands > 0``) :meth:`ColourGuide.network_inputs` -- the palette histogram and the
 rasterised hints --, else :meth:`ColourGuide.log_priors`, a prior on the decode of an automatic
-semantic colorizer. After it, :meth:`ColourGuide.apply` corrects each frame's chroma at the render size
+semantic colorizer. Right after the network, :meth:`ColourGuide.with_references` puts the reference photos'
+colours where the frame shows their content (:mod:`.exemplar`). Then :meth:`ColourGuide.apply` corrects each frame's chroma at the render size
 (keyframe chroma carried along the flow, the hints' remaining error spread), before temporal blending.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..video.color import AB_SCALE
+from .exemplar import Exemplar, FeatureFn
 from .hints import HintSet, rasterise
 from .keyframes import KeyframeTrack
 from .propagate import SpreadConfig, spread
@@ -33,12 +35,14 @@ NETWORK_HINTS = False
 
 
 class ColourGuide:
-    """Reference ``palette``, keyframe ``track`` and ``hints`` (each optional) for one render."""
+    """Reference ``palette`` and ``exemplar`` (the same photos: their colour distribution and their colours
+    by content), keyframe ``track`` and ``hints`` (each optional) for one render."""
 
     def __init__(self, palette: Palette | None = None, track: KeyframeTrack | None = None, hints: HintSet | None = None,
                  spread_config: SpreadConfig | None = None, keyframe_hints: float | None = KEYFRAME_HINTS,
-                 network_hints: bool = NETWORK_HINTS):
+                 network_hints: bool = NETWORK_HINTS, exemplar: Exemplar | None = None):
         self.palette = palette
+        self.exemplar = exemplar
         self.track = track
         self.hints = hints
         self.spread_config = spread_config or SpreadConfig()
@@ -97,6 +101,16 @@ class ColourGuide:
             if maps[:, 2].any():
                 out["hints"] = maps
         return out
+
+    def with_references(self, x: np.ndarray, ab: np.ndarray, features_of: FeatureFn | None) -> np.ndarray:
+        """The network's chroma ``ab`` (N, 2, h, w; Lab units) of frames whose input is ``x``, with the
+        reference photos' colours where the frames show their content; unchanged without an exemplar or
+        without an engine that gives encoder features (``features_of`` None)."""
+        if self.exemplar is None or features_of is None:
+            return ab
+        ref_ab, weight = self.exemplar.transfer(x, features_of)
+        w = weight[:, None]
+        return (w * ref_ab.transpose(0, 3, 1, 2) + (1.0 - w) * ab).astype(np.float32)
 
     def apply(self, index: int, source_size: tuple[int, int], lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Frame ``index``'s chroma (h, w, 2) at the render size after keyframes and hints; ``lightness`` is

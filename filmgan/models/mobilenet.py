@@ -30,6 +30,7 @@ from ..errors import CheckpointError
 BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 TAP_BLOCKS = (1, 3, 6, 13, 17)  # indices in ``features`` after which strides 2, 4, 8, 16, 32 are reached
 TAP_CHANNELS = (16, 24, 32, 96, 320)
+TAP_STRIDES = (2, 4, 8, 16, 32)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

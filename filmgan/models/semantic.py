@@ -47,7 +47,7 @@ from torch.nn import functional as F
 from ..errors import CheckpointError
 from ..video.color import AB_SCALE, L_SCALE, gamut_bins
 from .layers import ConvNormAct
-from .mobilenet import TAP_BLOCKS, TAP_CHANNELS, MobileNetV2
+from .mobilenet import TAP_BLOCKS, TAP_CHANNELS, TAP_STRIDES, MobileNetV2
 
 
 def l_to_grey_rgb(l_norm: torch.Tensor) -> torch.Tensor:
@@ -159,6 +159,24 @@ class MobileUNetColorizer(nn.Module):
         pooled = F.avg_pool2d(hints, k) if k > 1 else hints
         cover = pooled[:, 2:3]
         return torch.cat([pooled[:, :2] / cover.clamp(min=1e-3), cover], 1)
+
+    MATCH_STRIDES = (8, 16)  # the encoder taps that reference matching uses (filmgan.guide.exemplar)
+
+    def match_features(self, l_norm: torch.Tensor) -> dict[int, torch.Tensor]:
+        """The encoder's features of a grey image at strides 8 and 16 ({stride: (N, C, H/s, W/s)}), for
+        finding where a reference photo shows the same content (``filmgan.guide.exemplar``): the features
+        this network was fine-tuned to compute from luminance alone, so a colour reference and a grey frame
+        are compared on equal terms."""
+        taps = {TAP_BLOCKS[TAP_STRIDES.index(s)]: s for s in self.MATCH_STRIDES}
+        h = (l_to_grey_rgb(l_norm) - self.enc_mean) / self.enc_std
+        out = {}
+        for i, layer in enumerate(self.encoder):
+            h = layer(h)
+            if i in taps:
+                out[taps[i]] = h
+            if len(out) == len(taps):
+                break
+        return out
 
     def load_encoder(self, backbone: MobileNetV2) -> None:
         """Take pretrained weights for the encoder (a MobileNetV2 from ``mobilenet.load_mobilenet_v2``)."""

@@ -116,7 +116,11 @@ class ColorizeProcessor:
         elif self.guide is not None:
             prior = self.guide.log_priors(prepared[2])
             conditioning = {} if prior is None else {"log_prior": prior}
-        return self.engine.run(prepared[1], **conditioning) * (AB_SCALE * self.saturation)
+        ab = self.engine.run(prepared[1], **conditioning) * (AB_SCALE * self.saturation)
+        if self.guide is not None:
+            features_of = self.engine.match_features if getattr(self.engine, "matches_features", False) else None
+            ab = self.guide.with_references(prepared[1], ab, features_of)
+        return ab
 
     def finish(self, batch: FrameBatch, prepared: tuple[list[np.ndarray], np.ndarray, range], ab: np.ndarray) -> list[FrameBatch]:
         return [batch.with_frames(self._finish(batch.frames, prepared, ab))]
