@@ -210,7 +210,7 @@ def reference_part(engine, split: str, limit: int | None, exemplar: bool = True)
         truth = read_image(path)
         for kind, ref in (("auto", None), ("other", read_image(other)), ("own", truth)):
             proc.set_guide(None if ref is None else ColourGuide(palette=Palette.from_images([ref], engine.prior_bins, DEFAULT_PALETTE),
-                                                                exemplar=Exemplar([ref]) if exemplar else None))
+                                                                exemplar=Exemplar.from_images([ref]) if exemplar else None))
             scores[kind].setdefault(path.parent.name, []).append(delta_e(truth, proc.colorize(truth[None])[0]))
     print("| part | photos | ΔE auto | ΔE other reference | below auto | ΔE own colours | below auto |")
     print("|---|---|---|---|---|---|---|")

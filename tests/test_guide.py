@@ -156,16 +156,23 @@ def _two_textures(seeds, tints, n=96):
 RED, BLUE = (40.0, 25.0), (10.0, -45.0)
 
 
+def _transfer(exemplar, frame, engine):
+    from filmgan.guide.exemplar import frame_grid
+
+    x = _network_input(frame)
+    return exemplar.transfer(frame_grid(x, engine.match_features, exemplar.config)[0], x.shape[2:], engine.match_features)
+
+
 def test_exemplar_finds_the_reference_content_where_the_frame_shows_it(engine):
     from filmgan.guide.exemplar import Exemplar
 
     reference = _two_textures((11, 12), (RED, BLUE))
     frame = _two_textures((12, 11), (None, None))  # the same two textures, swapped and grey
-    ab, weight = Exemplar([reference]).transfer(_network_input(frame), engine.match_features)
-    assert ab.shape == (1, 96, 192, 2) and weight.shape == (1, 96, 192)
+    ab, weight = _transfer(Exemplar.from_images([reference]), frame, engine)
+    assert ab.shape == (96, 192, 2) and weight.shape == (96, 192)
     left, right = (slice(16, -16), slice(16, 80)), (slice(16, -16), slice(112, 176))
-    assert np.median(ab[0][left][..., 1]) < -30 and np.median(ab[0][right][..., 0]) > 30  # blue went left, red right
-    assert np.median(weight[0][left]) > 0.5 and np.median(weight[0][right]) > 0.5
+    assert np.median(ab[left][..., 1]) < -30 and np.median(ab[right][..., 0]) > 30  # blue went left, red right
+    assert np.median(weight[left]) > 0.5 and np.median(weight[right]) > 0.5
 
 
 def test_a_reference_without_the_frames_content_leaves_the_network_colours(engine):
@@ -176,10 +183,28 @@ def test_a_reference_without_the_frames_content_leaves_the_network_colours(engin
     unrelated = _two_textures((21, 22), (RED, BLUE))  # textures of the same statistics, other patterns
     x = _network_input(frame)
     network = engine.run(x) * 110.0
-    guide = ColourGuide(exemplar=Exemplar([unrelated]))
-    assert Exemplar([unrelated]).transfer(x, engine.match_features)[1].mean() < 0.02
-    assert np.abs(guide.with_references(x, network, engine.match_features) - network).mean() < 0.3
-    assert guide.with_references(x, network, None) is network  # an engine without encoder features: unchanged
+    guide = ColourGuide(exemplar=Exemplar.from_images([unrelated]))
+    assert _transfer(Exemplar.from_images([unrelated]), frame, engine)[1].mean() < 0.02
+    assert np.abs(guide.with_references(x, network, [0], engine.match_features) - network).mean() < 0.3
+    assert guide.with_references(x, network, [0], None) is network  # an engine without encoder features: unchanged
+
+
+def test_a_shots_keyframes_lend_their_colours_by_content_only_within_the_shot(engine):
+    from filmgan.guide import ColourGuide
+    from filmgan.guide.exemplar import Exemplar
+
+    keyframe = rgb_to_lab(_two_textures((11, 12), (RED, BLUE)))
+
+    class Track:  # a keyframe in frames 0-9 (shot 0), none in frames 10-19 (shot 1)
+        def exemplar(self, index):
+            return Exemplar([keyframe]) if index < 10 else None
+
+    frames = np.concatenate([_network_input(_two_textures((12, 11), (None, None)))] * 2)
+    network = engine.run(frames) * 110.0
+    guided = ColourGuide(track=Track()).with_references(frames, network, [9, 10], engine.match_features)
+    left = (slice(16, -16), slice(16, 80))
+    assert np.median(guided[0, 1][left]) < np.median(network[0, 1][left]) - 15  # toward the keyframe's blue (b* -45)
+    assert np.array_equal(guided[1], network[1])  # another shot: the network's colours
 
 
 @pytest.mark.realdata
@@ -270,6 +295,7 @@ def test_scene_cuts_stop_keyframe_propagation(tmp_path):
         assert track.read(11) is not None and track.read(11)[1].mean() > 0.3
         assert all(track.read(i) is None for i in range(12, 24))
         assert track.palette(15) is None  # no keyframe in the second shot: no prior there either
+        assert track.exemplar(11) is not None and track.exemplar(15) is None  # nor its colours by content
     finally:
         track.close()
 

@@ -92,7 +92,7 @@ def build_guide(spec: GuideSpec, bins: np.ndarray | None, video: Path | None = N
                           "inputs, on any backend; an automatic semantic colorizer on --backend torch)")
     images = [read_image(p) for p in spec.references]
     palette = Palette.from_images(images, bins, spec.palette) if images else None
-    exemplar = Exemplar(images) if images else None
+    exemplar = Exemplar.from_images(images) if images else None
     hints = load_hints(spec.hints) if spec.hints else None
     track = None
     if spec.keyframes:

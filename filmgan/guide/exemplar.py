@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from ..video.color import L_SCALE, rgb_to_lab, rgb_to_luminance_l
+from ..video.color import L_SCALE, rgb_to_lab
 
 FeatureFn = Callable[[np.ndarray], dict]  # network input (N, 1, h, w) -> {stride: (N, C, h/s, w/s)}
 
@@ -80,58 +80,68 @@ def matching_size(shape: tuple[int, int], config: ExemplarConfig) -> tuple[int, 
     return tuple(max(config.align, int(round(v * s)) // config.align * config.align) for v in (w, h))
 
 
-class Exemplar:
-    """Reference photos' features and colours on the matching grid; :meth:`transfer` carries them to frames.
+def frame_grid(x: np.ndarray, features_of: FeatureFn, config: "ExemplarConfig") -> np.ndarray:
+    """The unit features (N, C, h/stride, w/stride) of frames whose network input is ``x`` (N, 1, h, w)."""
+    _, _, h, w = x.shape
+    return feature_grid(features_of(x), (max(1, h // config.stride), max(1, w // config.stride)))
 
-    The references' features are computed on first use with the engine's ``match_features`` (the same
-    network as the frames'), so a guide is built before the engine exists and works with any that has them.
+
+class Exemplar:
+    """Reference images' features and colours on the matching grid; :meth:`transfer` carries them to frames.
+
+    Built from Lab images (L 0-100, ab; :meth:`from_images` for RGB photos). The references' features are
+    computed on first use with the engine's ``match_features`` (the same network as the frames'), so a guide
+    is built before the engine exists and works with any engine that gives them.
     """
 
-    def __init__(self, images: Sequence[np.ndarray], config: ExemplarConfig | None = None):
-        if not images:
+    def __init__(self, labs: Sequence[np.ndarray], config: ExemplarConfig | None = None):
+        if not labs:
             raise ConfigError("an exemplar needs at least one reference image")
         self.config = config or ExemplarConfig()
-        self._images = [cv2.resize(im, matching_size(im.shape[:2], self.config), interpolation=cv2.INTER_AREA) for im in images]
+        self._labs = [cv2.resize(np.asarray(lab, np.float32), matching_size(lab.shape[:2], self.config), interpolation=cv2.INTER_AREA)
+                      for lab in labs]
         self._features: np.ndarray | None = None  # (C, M) over every reference position
         self._ab: np.ndarray | None = None  # (M, 2)
+
+    @classmethod
+    def from_images(cls, images: Sequence[np.ndarray], config: ExemplarConfig | None = None) -> "Exemplar":
+        """From RGB reference photos (uint8 or uint16)."""
+        return cls([rgb_to_lab(im) for im in images], config)
 
     def _prepare(self, features_of: FeatureFn) -> None:
         if self._features is not None:
             return
         stride, feats, abs_ = self.config.stride, [], []
-        for im in self._images:
-            h, w = im.shape[0] // stride, im.shape[1] // stride
-            x = (rgb_to_luminance_l(im)[None, None] / L_SCALE - 1.0).astype(np.float32)
+        for lab in self._labs:
+            h, w = lab.shape[0] // stride, lab.shape[1] // stride
+            x = (lab[None, None, :, :, 0] / L_SCALE - 1.0).astype(np.float32)
             feats.append(feature_grid(features_of(x), (h, w))[0].reshape(-1, h * w))
-            abs_.append(cv2.resize(rgb_to_lab(im)[..., 1:], (w, h), interpolation=cv2.INTER_AREA).reshape(-1, 2))
+            abs_.append(cv2.resize(np.ascontiguousarray(lab[..., 1:]), (w, h), interpolation=cv2.INTER_AREA).reshape(-1, 2))
         self._features = np.concatenate(feats, axis=1)
         self._ab = np.concatenate(abs_).astype(np.float32)
 
-    def transfer(self, x: np.ndarray, features_of: FeatureFn) -> tuple[np.ndarray, np.ndarray]:
-        """For frames whose network input is ``x`` (N, 1, h, w): the references' ab (N, h, w, 2) carried to
-        them and its weight (N, h, w) in [0, 1], at the frames' size."""
+    def transfer(self, grid: np.ndarray, size: tuple[int, int], features_of: FeatureFn) -> tuple[np.ndarray, np.ndarray]:
+        """For one frame of unit features ``grid`` (C, gh, gw) (:func:`frame_grid`): the references' ab
+        (h, w, 2) carried to it and its weight (h, w) in [0, 1], at ``size`` = (h, w)."""
         self._prepare(features_of)
         c = self.config
-        n, _, h, w = x.shape
-        gh, gw = max(1, h // c.stride), max(1, w // c.stride)
-        grid = feature_grid(features_of(x), (gh, gw))
-        ab = np.empty((n, h, w, 2), np.float32)
-        weight = np.empty((n, h, w), np.float32)
-        for i in range(n):
-            ab_grid, best = self._match(grid[i].reshape(grid.shape[1], -1).T)
-            ab[i] = cv2.resize(ab_grid.reshape(gh, gw, 2), (w, h), interpolation=cv2.INTER_LINEAR)
-            sim = cv2.resize(best.reshape(gh, gw), (w, h), interpolation=cv2.INTER_LINEAR)
-            weight[i] = np.clip((sim - c.confident_from) / (c.confident_at - c.confident_from), 0.0, 1.0)
-        return ab, weight
+        h, w = size
+        _, gh, gw = grid.shape
+        ab_grid, best = self._match(grid.reshape(grid.shape[0], -1).T)
+        ab = cv2.resize(ab_grid.reshape(gh, gw, 2), (w, h), interpolation=cv2.INTER_LINEAR)
+        sim = cv2.resize(best.reshape(gh, gw), (w, h), interpolation=cv2.INTER_LINEAR)
+        return ab, np.clip((sim - c.confident_from) / (c.confident_at - c.confident_from), 0.0, 1.0)
 
     def _match(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(P, C) unit features -> the softmax-weighted reference ab (P, 2) and the best similarity (P,)."""
         ab = np.empty((len(queries), 2), np.float32)
         best = np.empty(len(queries), np.float32)
         for start in range(0, len(queries), self.config.chunk):
-            sim = queries[start:start + self.config.chunk] @ self._features
-            top = sim.max(axis=1, keepdims=True)
-            p = np.exp((sim - top) / self.config.temperature)
-            ab[start:start + len(sim)] = (p @ self._ab) / p.sum(axis=1, keepdims=True)
-            best[start:start + len(sim)] = top[:, 0]
+            p = queries[start:start + self.config.chunk] @ self._features  # cosine similarities
+            top = p.max(axis=1, keepdims=True)
+            p -= top
+            p *= 1.0 / self.config.temperature
+            np.exp(p, out=p)  # in place: the (chunk, M) array is the largest thing here
+            ab[start:start + len(p)] = (p @ self._ab) / p.sum(axis=1, keepdims=True)
+            best[start:start + len(p)] = top[:, 0]
         return ab, best

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..video.color import AB_SCALE
-from .exemplar import Exemplar, FeatureFn
+from .exemplar import Exemplar, FeatureFn, frame_grid
 from .hints import HintSet, rasterise
 from .keyframes import KeyframeTrack
 from .propagate import SpreadConfig, spread
@@ -102,15 +102,23 @@ class ColourGuide:
                 out["hints"] = maps
         return out
 
-    def with_references(self, x: np.ndarray, ab: np.ndarray, features_of: FeatureFn | None) -> np.ndarray:
-        """The network's chroma ``ab`` (N, 2, h, w; Lab units) of frames whose input is ``x``, with the
-        reference photos' colours where the frames show their content; unchanged without an exemplar or
-        without an engine that gives encoder features (``features_of`` None)."""
-        if self.exemplar is None or features_of is None:
+    def with_references(self, x: np.ndarray, ab: np.ndarray, indices: Sequence[int], features_of: FeatureFn | None) -> np.ndarray:
+        """The network's chroma ``ab`` (N, 2, h, w; Lab units) of frames ``indices`` whose input is ``x``, with
+        the colours of the reference photos, then of the shot's keyframes, where the frame shows their
+        content (the keyframes' win where both match); unchanged without exemplars or without an engine
+        that gives encoder features (``features_of`` None)."""
+        per_frame = [[e for e in (self.exemplar, self.track.exemplar(i) if self.track is not None else None) if e is not None]
+                     for i in indices]
+        found = [e for row in per_frame for e in row]
+        if not found or features_of is None:
             return ab
-        ref_ab, weight = self.exemplar.transfer(x, features_of)
-        w = weight[:, None]
-        return (w * ref_ab.transpose(0, 3, 1, 2) + (1.0 - w) * ab).astype(np.float32)
+        grid = frame_grid(x, features_of, found[0].config)
+        out = np.array(ab, np.float32)
+        for row, exemplars in enumerate(per_frame):
+            for exemplar in exemplars:
+                ref_ab, weight = exemplar.transfer(grid[row], x.shape[2:], features_of)
+                out[row] = weight[None] * ref_ab.transpose(2, 0, 1) + (1.0 - weight[None]) * out[row]
+        return out
 
     def apply(self, index: int, source_size: tuple[int, int], lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Frame ``index``'s chroma (h, w, 2) at the render size after keyframes and hints; ``lightness`` is

@@ -14,8 +14,9 @@ lightness carried along with the chroma, so drift and new objects that the per-s
 confidence (they no longer look like what was coloured). A pixel once lost stays lost in that direction.
 Forward and backward propagations are averaged by confidence and give ``conf = 1 - (1 - c_f)(1 - c_b)``;
 the processor takes ``conf * carried + (1 - conf) * network``, the network conditioned on the palette of
-the shot's keyframes (:mod:`filmgan.guide.reference`), so where the propagation is unsure the prediction
-takes over in the keyframes' colours.
+the shot's keyframes (:mod:`filmgan.guide.reference`) and given their colours wherever the frame shows
+content that a keyframe shows (:mod:`filmgan.guide.exemplar`: an object that the flow lost, or that comes
+back), so where the propagation is unsure the prediction takes over in the keyframes' colours.
 
 Backward propagation needs the frames after the current one, hence a pre-pass (:func:`track_frames`):
 it decodes the frames once at the render size (grey, for flow; ``guide.build.track_video``), finds the cuts, runs both propagations and
@@ -41,6 +42,7 @@ from ..temporal.flow import FlowEstimator, flat_mask, occlusion_mask, out_of_fra
 from ..temporal.scenecut import SceneCutDetector
 from ..temporal.warp import warp
 from ..video.color import rgb_to_lab, rgb_to_luminance_l
+from .exemplar import Exemplar, ExemplarConfig
 from .reference import Palette, PaletteConfig
 
 
@@ -136,6 +138,10 @@ class Carrier:
         return carried
 
 
+# Keyframes are matched at the render size (frames and keyframes at one scale), not shrunk like photos.
+KEYFRAME_EXEMPLAR = ExemplarConfig(max_side=1024)
+
+
 @dataclass
 class KeyframeTrack:
     """Per-frame propagated chroma of frames ``first .. first + count - 1``: ``read(i)`` -> (ab, conf) or
@@ -146,6 +152,7 @@ class KeyframeTrack:
     reached: np.ndarray  # (count,) bool
     shot_of: np.ndarray  # (count,) int shot number
     palettes: dict[int, Palette] = field(default_factory=dict)
+    exemplars: dict[int, Exemplar] = field(default_factory=dict)  # per shot: its keyframes, matched by content
     _tmp: object = None  # the TemporaryDirectory holding the store (removed with the track)
 
     def read(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -158,6 +165,12 @@ class KeyframeTrack:
     def palette(self, index: int) -> Palette | None:
         i = index - self.first
         return self.palettes.get(int(self.shot_of[i])) if 0 <= i < len(self.shot_of) else None
+
+    def exemplar(self, index: int) -> Exemplar | None:
+        """The keyframes of frame ``index``'s shot as an exemplar (their colours where the frame shows their
+        content), or None."""
+        i = index - self.first
+        return self.exemplars.get(int(self.shot_of[i])) if 0 <= i < len(self.shot_of) else None
 
     def close(self) -> None:
         self.store = None
@@ -209,16 +222,17 @@ def track_frames(frames: Iterable[np.ndarray], first: int, keyframes: Sequence[K
     for i, carried in _sweep(grey_store, shot_of, first, chroma, config, -1):
         store[i] = _combine(np.asarray(store[i], np.float32), carried) if reached[i] else carried[..., :3]
         reached[i] = True
-    palettes = {}
-    if bins is not None:
-        for s in np.unique(shot_of):
-            keys = [k for k in inside if shot_of[k.index - first] == s]
-            if keys:
-                labs = [np.dstack([grey_store.lightness(k.index - first), chroma[k.index]]) for k in keys]
+    palettes, exemplars = {}, {}
+    for s in np.unique(shot_of):
+        keys = [k for k in inside if shot_of[k.index - first] == s]
+        if keys:
+            labs = [np.dstack([grey_store.lightness(k.index - first), chroma[k.index]]) for k in keys]
+            exemplars[int(s)] = Exemplar(labs, KEYFRAME_EXEMPLAR)
+            if bins is not None:
                 palettes[int(s)] = Palette(np.mean([Palette.from_lab(lab, bins, config=palette_config).hist for lab in labs], axis=0), palette_config)
     store.flush()
     grey_store.close()
-    return KeyframeTrack(first, store, reached, shot_of, palettes, tmp)
+    return KeyframeTrack(first, store, reached, shot_of, palettes, exemplars, tmp)
 
 
 def _combine(f: np.ndarray, b: np.ndarray) -> np.ndarray:

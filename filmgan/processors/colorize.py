@@ -119,7 +119,7 @@ class ColorizeProcessor:
         ab = self.engine.run(prepared[1], **conditioning) * (AB_SCALE * self.saturation)
         if self.guide is not None:
             features_of = self.engine.match_features if getattr(self.engine, "matches_features", False) else None
-            ab = self.guide.with_references(prepared[1], ab, features_of)
+            ab = self.guide.with_references(prepared[1], ab, prepared[2], features_of)
         return ab
 
     def finish(self, batch: FrameBatch, prepared: tuple[list[np.ndarray], np.ndarray, range], ab: np.ndarray) -> list[FrameBatch]:
