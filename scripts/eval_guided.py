@@ -56,6 +56,7 @@ from filmgan.guide.keyframes import Keyframe, track_frames  # noqa: E402
 from filmgan.guide.propagate import SpreadConfig  # noqa: E402
 from filmgan.guide.reference import Palette  # noqa: E402
 from filmgan.metrics.flicker import WarpErrors  # noqa: E402
+from filmgan.metrics.hue import hue_divergence, hue_histogram  # noqa: E402
 from filmgan.metrics.image import delta_e  # noqa: E402
 from filmgan.presets import find_preset  # noqa: E402
 from filmgan.processors.colorize import ColorizeProcessor  # noqa: E402
@@ -198,6 +199,7 @@ def reference_part(engine, split: str, limit: int | None, exemplar: bool = True)
     feats = {}
     proc = processor(engine)
     scores = {k: {} for k in ("auto", "other", "own")}
+    hue_js = {k: {} for k in ("auto", "other")}
     chosen = []
     for path in targets(split, REFERENCE_SETS)[:limit]:
         cands = pool[(path.parent.name, photo_class(path))]
@@ -208,17 +210,24 @@ def reference_part(engine, split: str, limit: int | None, exemplar: bool = True)
         other = max(cands, key=lambda c: float(feats[c] @ mine))
         chosen.append((path.name, other.name))
         truth = read_image(path)
-        for kind, ref in (("auto", None), ("other", read_image(other)), ("own", truth)):
+        other_rgb = read_image(other)
+        other_hues = hue_histogram(other_rgb)
+        for kind, ref in (("auto", None), ("other", other_rgb), ("own", truth)):
             proc.set_guide(None if ref is None else ColourGuide(palette=Palette.from_images([ref], engine.prior_bins, DEFAULT_PALETTE),
                                                                 exemplar=Exemplar.from_images([ref]) if exemplar else None))
-            scores[kind].setdefault(path.parent.name, []).append(delta_e(truth, proc.colorize(truth[None])[0]))
-    print("| part | photos | ΔE auto | ΔE other reference | below auto | ΔE own colours | below auto |")
-    print("|---|---|---|---|---|---|---|")
+            out = proc.colorize(truth[None])[0]
+            scores[kind].setdefault(path.parent.name, []).append(delta_e(truth, out))
+            if kind != "own":  # how far the output's hues are from the other reference's: does it take its palette?
+                hue_js[kind].setdefault(path.parent.name, []).append(hue_divergence(hue_histogram(out), other_hues))
+    print("| part | photos | ΔE auto | ΔE other reference | below auto | hue JS to the other reference: auto → guided | ΔE own colours | below auto |")
+    print("|---|---|---|---|---|---|---|---|")
     for part in [*scores["auto"], "pooled"]:
-        get = (lambda k: [x for v in scores[k].values() for x in v]) if part == "pooled" else (lambda k: scores[k][part])
-        a, o, w = (float(np.mean(get(k))) for k in ("auto", "other", "own"))
+        get = (lambda d, k: [x for v in d[k].values() for x in v]) if part == "pooled" else (lambda d, k: d[k][part])
+        a, o, w = (float(np.mean(get(scores, k))) for k in ("auto", "other", "own"))
+        ja, jo = (float(np.mean(get(hue_js, k))) for k in ("auto", "other"))
         bold = "**" if part == "pooled" else ""
-        print(f"| {part} | {len(get('auto'))} | {a:.2f} | {o:.2f} | {bold}{100 * (1 - o / a):.0f} %{bold} (bar 10 %) | {w:.2f} | {bold}{100 * (1 - w / a):.0f} %{bold} (bar 40 %) |")
+        print(f"| {part} | {len(get(scores, 'auto'))} | {a:.2f} | {o:.2f} | {bold}{100 * (1 - o / a):.0f} %{bold} (bar 10 %) | {ja:.3f} → {jo:.3f} "
+              f"| {w:.2f} | {bold}{100 * (1 - w / a):.0f} %{bold} (bar 40 %) |")
     print(f"<!-- references chosen (first 5): {chosen[:5]} -->")
 
 
