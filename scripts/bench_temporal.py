@@ -86,6 +86,12 @@ def chroma(frames: np.ndarray, bw: np.ndarray) -> np.ndarray:
     return np.clip(frames.astype(np.int16) - bw + 128, 0, 255).astype(np.uint8)
 
 
+def chroma_energy(chroma_image: np.ndarray) -> float:
+    """Mean squared chroma of a ``chroma`` image, in [0, 1] RGB units (E_warp's): how much colour there is
+    to flicker. E_warp of the chroma grows with it, so a colourful model and a near-grey one compare per unit."""
+    return float(np.mean(np.square((chroma_image.astype(np.float32) - 128.0) / 255.0)))
+
+
 def colour_pumping(reference: np.ndarray, frames: np.ndarray) -> float:
     """The largest jump of the frame-mean Lab a* or b* between consecutive frames of one shot (pairs across a
     scene cut of ``reference`` left out): a colour-choosing model that switches hues shows up here."""
@@ -132,7 +138,8 @@ def colorize_clip(path: Path, proc, blend: BlendConfig, n: int, start) -> dict:
     proc.blender = None
     t_blend = max(0.0, t_with_blend - t_model)
     e = warp_errors(colour, per_frame=pf, blended=bl, original=colour, grey=bw)
-    c = warp_errors(colour, per_frame=chroma(pf, bw), blended=chroma(bl, bw), original=chroma(colour, bw))
+    chroma_bl, chroma_orig = chroma(bl, bw), chroma(colour, bw)
+    c = warp_errors(colour, per_frame=chroma(pf, bw), blended=chroma_bl, original=chroma_orig)
     p_pf, p_bl = clip_psnr(colour, pf), clip_psnr(colour, bl)
     return {
         "clip": path.name, "frames": len(colour), "size": [colour.shape[2], colour.shape[1]],
@@ -140,6 +147,7 @@ def colorize_clip(path: Path, proc, blend: BlendConfig, n: int, start) -> dict:
         "ratio_vs_per_frame": e["blended"] / e["per_frame"], "ratio_vs_original": e["blended"] / e["original"],
         "ewarp_grey": e["grey"], "chroma_ewarp_per_frame": c["per_frame"], "chroma_ewarp_blended": c["blended"],
         "chroma_ewarp_original": c["original"],
+        "chroma_energy_blended": chroma_energy(chroma_bl), "chroma_energy_original": chroma_energy(chroma_orig),
         "psnr_per_frame": p_pf, "psnr_blended": p_bl, "psnr_drop": p_pf - p_bl,
         "pumping_per_frame": colour_pumping(colour, pf), "pumping_blended": colour_pumping(colour, bl), "pumping_original": colour_pumping(colour, colour),
         "ms_per_frame_processor": 1000 * t_model, "ms_per_frame_blend": 1000 * t_blend,
@@ -275,7 +283,10 @@ def main() -> None:
     c = chroma_pooled
     print(f"  chroma only (RGB - grey): E_pf {c['per_frame']:.3e}  E_blend {c['blended']:.3e}  E_orig {c['original']:.3e}  "
           f"bl/pf {c['blended'] / c['per_frame']:.3f}  bl/orig {c['blended'] / c['original']:.3f}")
-    totals.update({"ewarp_grey": grey_floor, **{f"chroma_ewarp_{k}": v for k, v in c.items()}})
+    energy = {k: float(np.mean([r[f"chroma_energy_{k}"] for r in rows])) for k in ("blended", "original")}
+    print(f"  chroma energy (mean squared chroma): blended {energy['blended']:.3e}, original {energy['original']:.3e}; "
+          f"chroma E_blend per unit energy {c['blended'] / energy['blended']:.3e} (original's {c['original'] / energy['original']:.3e})")
+    totals.update({"ewarp_grey": grey_floor, **{f"chroma_ewarp_{k}": v for k, v in c.items()}, **{f"chroma_energy_{k}": v for k, v in energy.items()}})
     report["colorize"] = {"clips": rows, "pooled": totals, "mean_psnr_drop": drop, "bars": bars}
 
     cost = cost_720p(proc, blend, frames_720p(clips))

@@ -163,7 +163,7 @@ def guided(processor, spec, engine, files):
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--preset", "preset_name", default="colorize", show_default=True, help="Colorize preset name or .toml path.")
 @click.option("--keyframe", multiple=True, metavar="N=IMAGE", help="Frame N of the video coloured by you (only its chroma is used); carried through its shot. Repeatable.")
-@click.option("--reference", multiple=True, type=click.Path(path_type=Path, dir_okay=False), help="A reference photo whose palette conditions the colours. Repeatable.")
+@click.option("--reference", multiple=True, type=click.Path(path_type=Path, dir_okay=False), help="A reference photo: its palette conditions the colours, and its colours go where the frame shows the same content. Repeatable.")
 @click.option("--hints", type=click.Path(path_type=Path, dir_okay=False), help="A JSON file of colour points and strokes (see README, Guided colorization).")
 @click.option("--saturation", type=click.FloatRange(0.0, 3.0), help="Gain on the predicted colour (default: the model's calibrated value, see 'presets show').")
 @render_options
