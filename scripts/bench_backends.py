@@ -71,8 +71,9 @@ def network_rows(preset_name: str, threads: int, repeats: int, compile_too: bool
     return rows
 
 
-def end_to_end(preset_name: str, clip: Path, frames: int, threads: int, backend: str = "auto") -> dict:
-    """fps of decode alone, of the processor in memory, and of the whole render, with ``backend``."""
+def end_to_end(preset_name: str, clip: Path, frames: int, threads: int, backend: str = "auto", precision: str = "auto") -> dict:
+    """fps of decode alone, of the processor in memory, and of the whole render, with ``backend``
+    (``torch+compile``: the torch backend with ``torch.compile``, as ``--backend torch --compile``)."""
     from filmgan.backends import EngineConfig, load_engine
     from filmgan.config import DecodeConfig, RenderConfig
     from filmgan.pipeline.render import render
@@ -85,8 +86,14 @@ def end_to_end(preset_name: str, clip: Path, frames: int, threads: int, backend:
     t = time.perf_counter()
     batches = list(VideoReader(clip, decode))
     decode_fps = frames / (time.perf_counter() - t)
-    with load_engine(preset.model_path(), EngineConfig(backend=backend, threads=threads), task=preset.task) as engine:
+    compile_model = backend == "torch+compile"
+    config = EngineConfig(backend="torch" if compile_model else backend, precision=precision, threads=threads, compile=compile_model)
+    with load_engine(preset.model_path(), config, task=preset.task) as engine:
         processor = build_processor(preset.task_config(), engine)
+        if compile_model:  # compiling is a one-off per shape (cached on disk): time the render, not the compiler
+            list(processor.process(batches[0]))
+            list(processor.flush())
+            processor = build_processor(preset.task_config(), engine)
         t = time.perf_counter()
         for batch in batches:
             list(processor.process(batch))
@@ -95,7 +102,7 @@ def end_to_end(preset_name: str, clip: Path, frames: int, threads: int, backend:
         processor = build_processor(preset.task_config(), engine)
         with tempfile.TemporaryDirectory() as tmp:
             result = render(clip, Path(tmp) / "out.mp4", processor, RenderConfig(decode=decode, encode=preset.encode_config()))
-        return {"preset": preset.name, "backend": engine.name, "precision": engine.precision, "frames": frames,
+        return {"preset": preset.name, "backend": engine.name + ("+compile" if compile_model else ""), "precision": engine.precision, "frames": frames,
                 "decode_fps": round(decode_fps, 1), "process_fps": round(process_fps, 2), "render_fps": round(result.fps, 2)}
 
 
@@ -108,11 +115,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile")
     ap.add_argument("--no-render", action="store_true", help="network rows only")
-    ap.add_argument("--backends", default="auto", help="comma-separated backends for the end-to-end renders (e.g. auto,torch)")
+    ap.add_argument("--backends", default="auto", help="comma-separated backends for the end-to-end renders (e.g. auto,torch,torch+compile)")
+    ap.add_argument("--precision", default="auto", help="precision of the end-to-end renders (auto: each backend's choice)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rows = network_rows("colorize", args.threads, args.repeats, args.compile) + network_rows(args.style, args.threads, args.repeats, args.compile)
-    renders = [] if args.no_render or not args.clip.is_file() else [end_to_end(p, args.clip, args.frames, args.threads, b)
+    renders = [] if args.no_render or not args.clip.is_file() else [end_to_end(p, args.clip, args.frames, args.threads, b, args.precision)
                                                                                   for b in args.backends.split(",") for p in ("colorize", args.style)]
     if args.json:
         print(json.dumps({"network": rows, "end_to_end": renders}))

@@ -128,6 +128,21 @@ def test_processor_batches_keep_their_pts():
     assert [b.pts.tolist() for b in out] == [[7, 9]]
 
 
+def test_compile_is_refused_to_the_channels_last_colorizer_and_kept_for_style_networks():
+    """torch 2.13's inductor aborts the process (heap corruption) on the channels-last colorizer at 336 px
+    wide on AVX-512 CPUs, and gains nothing there: --compile runs it eager. Nothing is compiled here."""
+    pytest.importorskip("torch")
+    from filmgan.backends.torch_backend import TorchEngine
+
+    weights = Path(__file__).parents[1] / "filmgan/weights"
+    with TorchEngine(weights / "colorize-v5.safetensors", precision="fp32", compile=True) as engine:
+        assert engine.channels_last and not engine.compiles
+        x = np.zeros((1, 1, 192, 336), np.float32)
+        assert engine.run(x).shape == (1, 2, 192, 336) and not engine._compiled
+    with TorchEngine(weights / "style-the-scream.safetensors", precision="fp32", compile=True) as engine:
+        assert not engine.channels_last and engine.compiles
+
+
 def test_torch_engine_is_context_managed_and_reads_its_spec_from_the_card(tmp_path):
     torch = pytest.importorskip("torch")
     from filmgan.backends import load_engine
