@@ -175,6 +175,16 @@ def test_exemplar_finds_the_reference_content_where_the_frame_shows_it(engine):
     assert np.median(weight[left]) > 0.5 and np.median(weight[right]) > 0.5
 
 
+def test_the_matching_grid_is_every_4_pixels_at_render_sizes_and_bounded_beyond():
+    from filmgan.guide.exemplar import ExemplarConfig, grid_shape
+
+    config = ExemplarConfig()
+    assert grid_shape(192, 336, config) == (48, 84) and grid_shape(192, 256, config) == (48, 64)
+    for h, w in ((720, 1280), (2160, 3840)):  # a render size of 720 or 2160: fewer, coarser positions
+        gh, gw = grid_shape(h, w, config)
+        assert gh * gw <= config.max_positions and abs(gw / gh - w / h) < 0.05
+
+
 def test_a_reference_without_the_frames_content_leaves_the_network_colours(engine):
     from filmgan.guide import ColourGuide
     from filmgan.guide.exemplar import Exemplar

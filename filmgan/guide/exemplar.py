@@ -19,6 +19,7 @@ numpy and OpenCV only; the features come from the engine (``engine.match_feature
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -34,7 +35,9 @@ FeatureFn = Callable[[np.ndarray], dict]  # network input (N, 1, h, w) -> {strid
 @dataclass(frozen=True)
 class ExemplarConfig:
     """Chosen on the validation split (README, "Guided colorization"). ``stride``: the matching grid, in
-    render pixels; ``temperature``: of the softmax over cosine similarities; ``confident_from`` /
+    render pixels, coarser where an image would have more than ``max_positions`` grid positions (the
+    matching costs their product: at most ~7 GFLOP a frame against one reference, whatever the render
+    size); ``temperature``: of the softmax over cosine similarities; ``confident_from`` /
     ``confident_at``: the similarities where the reference's colour starts to / fully replaces the
     network's; ``max_side``: references are matched at this size (multiples of ``align``)."""
 
@@ -43,12 +46,19 @@ class ExemplarConfig:
     confident_from: float = 0.7
     confident_at: float = 0.95
     max_side: int = 256
+    max_positions: int = 5120
     align: int = 32
     chunk: int = 2048  # frame positions matched at once (bounds memory at large render sizes)
 
     def __post_init__(self) -> None:
-        if self.stride < 1 or self.temperature <= 0 or not -1.0 <= self.confident_from < self.confident_at or self.max_side < self.align:
-            raise ConfigError(f"exemplar: stride >= 1, temperature > 0, -1 <= confident_from < confident_at, max_side >= align needed, got {self}")
+        if self.stride < 1 or self.max_positions < 1 or self.temperature <= 0 or not -1.0 <= self.confident_from < self.confident_at or self.max_side < self.align:
+            raise ConfigError(f"exemplar: stride >= 1, max_positions >= 1, temperature > 0, -1 <= confident_from < confident_at, max_side >= align needed, got {self}")
+
+
+def grid_shape(h: int, w: int, config: ExemplarConfig) -> tuple[int, int]:
+    """The matching grid (gh, gw) of an h x w image: every ``stride`` pixels, coarser past ``max_positions``."""
+    stride = max(config.stride, math.ceil(math.sqrt(h * w / config.max_positions)))
+    return max(1, h // stride), max(1, w // stride)
 
 
 def feature_grid(features: dict, size: tuple[int, int]) -> np.ndarray:
@@ -81,9 +91,9 @@ def matching_size(shape: tuple[int, int], config: ExemplarConfig) -> tuple[int, 
 
 
 def frame_grid(x: np.ndarray, features_of: FeatureFn, config: "ExemplarConfig") -> np.ndarray:
-    """The unit features (N, C, h/stride, w/stride) of frames whose network input is ``x`` (N, 1, h, w)."""
-    _, _, h, w = x.shape
-    return feature_grid(features_of(x), (max(1, h // config.stride), max(1, w // config.stride)))
+    """The unit features (N, C, gh, gw) on the matching grid (:func:`grid_shape`) of frames whose network
+    input is ``x`` (N, 1, h, w)."""
+    return feature_grid(features_of(x), grid_shape(x.shape[2], x.shape[3], config))
 
 
 class Exemplar:
@@ -111,9 +121,9 @@ class Exemplar:
     def _prepare(self, features_of: FeatureFn) -> None:
         if self._features is not None:
             return
-        stride, feats, abs_ = self.config.stride, [], []
+        feats, abs_ = [], []
         for lab in self._labs:
-            h, w = lab.shape[0] // stride, lab.shape[1] // stride
+            h, w = grid_shape(lab.shape[0], lab.shape[1], self.config)
             x = (lab[None, None, :, :, 0] / L_SCALE - 1.0).astype(np.float32)
             feats.append(feature_grid(features_of(x), (h, w))[0].reshape(-1, h * w))
             abs_.append(cv2.resize(np.ascontiguousarray(lab[..., 1:]), (w, h), interpolation=cv2.INTER_AREA).reshape(-1, 2))
