@@ -134,10 +134,8 @@ def test_engines_without_prior_refuse_palettes(engine):
 # -- reference exemplars --------------------------------------------------------------------------------
 
 def _tinted(grey: np.ndarray, a: float, b: float) -> np.ndarray:
-    lab = rgb_to_lab(grey)
-    ab = np.zeros(grey.shape[:2] + (2,), np.float32)
-    ab[..., 0], ab[..., 1] = a, b
-    return recombine_luminance_chroma(grey, ab)
+    """``grey`` with the chroma (a, b) everywhere and its own luminance."""
+    return recombine_luminance_chroma(grey, np.broadcast_to(np.float32([a, b]), grey.shape[:2] + (2,)))
 
 
 def _network_input(rgb: np.ndarray) -> np.ndarray:
@@ -199,15 +197,17 @@ def test_a_reference_without_the_frames_content_leaves_the_network_colours(engin
     assert guide.with_references(x, network, [0], None) is network  # an engine without encoder features: unchanged
 
 
-def test_a_shots_keyframes_lend_their_colours_by_content_only_within_the_shot(engine):
+def test_a_shots_keyframes_lend_their_colours_by_content_only_within_the_shot_and_win_over_a_photo(engine):
     from filmgan.guide import ColourGuide
     from filmgan.guide.exemplar import Exemplar
+    from filmgan.guide.keyframes import KEYFRAME_EXEMPLAR
 
     keyframe = rgb_to_lab(_two_textures((11, 12), (RED, BLUE)))
+    photo = _two_textures((11, 12), (BLUE, RED))  # a reference photo of the same content in other colours
 
     class Track:  # a keyframe in frames 0-9 (shot 0), none in frames 10-19 (shot 1)
         def exemplar(self, index):
-            return Exemplar([keyframe]) if index < 10 else None
+            return Exemplar([keyframe], KEYFRAME_EXEMPLAR) if index < 10 else None
 
     frames = np.concatenate([_network_input(_two_textures((12, 11), (None, None)))] * 2)
     network = engine.run(frames) * 110.0
@@ -215,6 +215,29 @@ def test_a_shots_keyframes_lend_their_colours_by_content_only_within_the_shot(en
     left = (slice(16, -16), slice(16, 80))
     assert np.median(guided[0, 1][left]) < np.median(network[0, 1][left]) - 15  # toward the keyframe's blue (b* -45)
     assert np.array_equal(guided[1], network[1])  # another shot: the network's colours
+    both = ColourGuide(track=Track(), exemplar=Exemplar.from_images([photo])).with_references(frames, network, [9, 10], engine.match_features)
+    assert np.median(both[0, 1][left]) < -30  # the keyframe's blue wins over the photo's red there
+    assert np.median(both[1, 0][left]) > np.median(network[1, 0][left]) + 15  # the photo alone in the other shot
+
+
+def test_each_frame_matches_the_keyframes_next_to_it_in_a_whole_render_and_in_a_chunk():
+    from filmgan.guide.keyframes import KeyframeTrack
+
+    lab = {k: np.full((32, 32, 3), 50.0, np.float32) for k in (0, 10, 20, 40)}
+
+    def track(first, count, keys, shot_of=None):
+        shot_of = np.zeros(count, int) if shot_of is None else shot_of
+        return KeyframeTrack(first, np.zeros((count, 2, 2, 3), np.float16), np.ones(count, bool), shot_of, {}, {k: lab[k] for k in keys})
+
+    whole = track(0, 30, (0, 10, 20))
+    assert whole.exemplar(5) is whole._exemplars[(0, 10)] and whole.exemplar(10) is whole._exemplars[(10,)]
+    assert whole.exemplar(25) is whole._exemplars[(20,)]
+    chunk = track(10, 11, (10, 20))  # a chunk of frames 12-18: its pre-pass reaches keyframes 10 and 20
+    chunk.exemplar(15)
+    whole.exemplar(15)
+    assert set(chunk._exemplars) == {(10, 20)} and (10, 20) in whole._exemplars
+    cut = track(0, 50, (0, 40), shot_of=np.array([0] * 30 + [1] * 20))  # a cut at 30: keyframe 0 ends at it
+    assert cut.exemplar(35) is cut._exemplars[(40,)] and cut.exemplar(29) is cut._exemplars[(0,)]
 
 
 @pytest.mark.realdata

@@ -91,6 +91,9 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
             err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         processor = build_processor(task_config, engine)
         guide = guided(processor, guide_spec, engine, files)
+        if guide is not None and guide.has_exemplars and not getattr(engine, "matches_features", False) and not (options["quiet"] or options["as_json"]):
+            err.print(f"[yellow]note:[/] the {escape(engine.name)} backend gives no encoder features: references and keyframes guide the "
+                      "colours by their palette and propagation only, not by content (--backend torch does both)", soft_wrap=True)
         with ProgressReporter(options["quiet"] or options["as_json"]) as reporter:
             try:
                 results = run_job(files, suffix or preset.name, options["output"], processor, config, reporter.for_input)

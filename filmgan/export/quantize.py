@@ -39,7 +39,7 @@ def photo_inputs(card: ModelCard, files: list[Path], size: int | None = None) ->
     """Network inputs (1, C, h, w) float32 of photos at the model's internal size (short side), aligned."""
     import cv2
 
-    from ..video.color import L_SCALE, rgb_to_luminance_l
+    from ..video.color import normalize_l, rgb_to_luminance_l
     from ..video.geometry import render_dims
 
     align = int(card.extra.get("input_spec", {}).get("alignment", 8))
@@ -53,7 +53,7 @@ def photo_inputs(card: ModelCard, files: list[Path], size: int | None = None) ->
         rw, rh = render_dims(w, h, size, multiple=align)
         rgb = cv2.cvtColor(cv2.resize(bgr, (rw, rh), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
         if card.color_space == "lab":
-            x = (rgb_to_luminance_l(rgb) / L_SCALE - 1.0)[None, None]
+            x = normalize_l(rgb_to_luminance_l(rgb))[None, None]
         else:
             x = (rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
         out.append(np.ascontiguousarray(x, dtype=np.float32))

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from ..video.color import L_SCALE, rgb_to_lab
+from ..video.color import normalize_l, rgb_to_lab
 
 FeatureFn = Callable[[np.ndarray], dict]  # network input (N, 1, h, w) -> {stride: (N, C, h/s, w/s)}
 
@@ -48,7 +48,7 @@ class ExemplarConfig:
     max_side: int = 256
     max_positions: int = 5120
     align: int = 32
-    chunk: int = 2048  # frame positions matched at once (bounds memory at large render sizes)
+    chunk_elements: int = 1 << 23  # similarities held at once (32 MB), whatever the number of references
 
     def __post_init__(self) -> None:
         if self.stride < 1 or self.max_positions < 1 or self.temperature <= 0 or not -1.0 <= self.confident_from < self.confident_at or self.max_side < self.align:
@@ -124,7 +124,7 @@ class Exemplar:
         feats, abs_ = [], []
         for lab in self._labs:
             h, w = grid_shape(lab.shape[0], lab.shape[1], self.config)
-            x = (lab[None, None, :, :, 0] / L_SCALE - 1.0).astype(np.float32)
+            x = normalize_l(lab[None, None, :, :, 0]).astype(np.float32)
             feats.append(feature_grid(features_of(x), (h, w))[0].reshape(-1, h * w))
             abs_.append(cv2.resize(np.ascontiguousarray(lab[..., 1:]), (w, h), interpolation=cv2.INTER_AREA).reshape(-1, 2))
         self._features = np.concatenate(feats, axis=1)
@@ -146,8 +146,9 @@ class Exemplar:
         """(P, C) unit features -> the softmax-weighted reference ab (P, 2) and the best similarity (P,)."""
         ab = np.empty((len(queries), 2), np.float32)
         best = np.empty(len(queries), np.float32)
-        for start in range(0, len(queries), self.config.chunk):
-            p = queries[start:start + self.config.chunk] @ self._features  # cosine similarities
+        rows = max(1, self.config.chunk_elements // self._features.shape[1])
+        for start in range(0, len(queries), rows):
+            p = queries[start:start + rows] @ self._features  # cosine similarities
             top = p.max(axis=1, keepdims=True)
             p -= top
             p *= 1.0 / self.config.temperature

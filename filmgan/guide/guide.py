@@ -52,6 +52,11 @@ class ColourGuide:
         self.network_hints = network_hints  # False: a guided network gets no hints, they are only spread after it
 
     @property
+    def has_exemplars(self) -> bool:
+        """Whether reference photos or keyframes lend colours by content (needs ``engine.match_features``)."""
+        return self.exemplar is not None or self.track is not None
+
+    @property
     def needs_prior(self) -> bool:
         return self.palette is not None or self.track is not None
 

@@ -138,25 +138,30 @@ class Carrier:
         return carried
 
 
-# Keyframes are matched at the render size (frames and keyframes at one scale), not shrunk like photos, and
-# trusted from a lower similarity than another photo: the shot's own objects, moved and deformed. The gate
+# Keyframes are matched at the render size (frames and keyframes at one scale: the colorizer's alignment, 16,
+# not the photos' 32, and no shrinking), and trusted from a lower similarity than another photo: the shot's
+# own objects, moved and deformed. The gate
 # was chosen on the validation clips (eval_guided --clips validation; below automatic over frames 1-48 /
 # 49-96, E_warp against automatic): 0.7-0.95 58 % / 44 % 0.89x, 0.6-0.9 63 % / 52 %, 0.5-0.8 67 % / 59 %,
 # 0.4-0.7 69 % / 61 % 0.92x, 0.3-0.6 69 % / 61 % 0.94x.
-KEYFRAME_EXEMPLAR = ExemplarConfig(max_side=1024, confident_from=0.4, confident_at=0.7)
+KEYFRAME_EXEMPLAR = ExemplarConfig(max_side=4096, align=16, confident_from=0.4, confident_at=0.7)
 
 
 @dataclass
 class KeyframeTrack:
     """Per-frame propagated chroma of frames ``first .. first + count - 1``: ``read(i)`` -> (ab, conf) or
-    None where no keyframe reaches; ``palette(i)``: the palette of the keyframes of frame i's shot."""
+    None where no keyframe reaches; ``palette(i)``: the palette of the keyframes of frame i's shot;
+    ``exemplar(i)``: the keyframes next to frame i in its shot (the last at or before it and the first at or
+    after it), whose colours go where frame i shows their content. Those two are the same whether the shot
+    is rendered whole or in farm chunks (a chunk's pre-pass reaches from the keyframe before it to the one
+    after it), so chunks match what a whole render gives."""
 
     first: int
     store: np.ndarray  # (count, h, w, 3) float16 memmap: a, b, conf
     reached: np.ndarray  # (count,) bool
     shot_of: np.ndarray  # (count,) int shot number
     palettes: dict[int, Palette] = field(default_factory=dict)
-    exemplars: dict[int, Exemplar] = field(default_factory=dict)  # per shot: its keyframes, matched by content
+    keyframe_labs: dict[int, np.ndarray] = field(default_factory=dict)  # keyframe index -> its Lab at the render size
     _tmp: object = None  # the TemporaryDirectory holding the store (removed with the track)
 
     def read(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -166,15 +171,27 @@ class KeyframeTrack:
         data = np.asarray(self.store[i], np.float32)
         return data[..., :2], data[..., 2]
 
-    def palette(self, index: int) -> Palette | None:
+    def _shot(self, index: int) -> int | None:
         i = index - self.first
-        return self.palettes.get(int(self.shot_of[i])) if 0 <= i < len(self.shot_of) else None
+        return int(self.shot_of[i]) if 0 <= i < len(self.shot_of) else None
+
+    def palette(self, index: int) -> Palette | None:
+        return self.palettes.get(self._shot(index))
 
     def exemplar(self, index: int) -> Exemplar | None:
-        """The keyframes of frame ``index``'s shot as an exemplar (their colours where the frame shows their
-        content), or None."""
-        i = index - self.first
-        return self.exemplars.get(int(self.shot_of[i])) if 0 <= i < len(self.shot_of) else None
+        """The keyframes next to frame ``index`` in its shot as an exemplar (see the class), or None."""
+        shot = self._shot(index)
+        keys = [k for k in self.keyframe_labs if self._shot(k) == shot] if shot is not None else []
+        if not keys:
+            return None
+        before, after = [k for k in keys if k <= index], [k for k in keys if k >= index]
+        pair = tuple(sorted(({max(before)} if before else set()) | ({min(after)} if after else set())))
+        if pair not in self._exemplars:
+            self._exemplars[pair] = Exemplar([self.keyframe_labs[k] for k in pair], KEYFRAME_EXEMPLAR)
+        return self._exemplars[pair]
+
+    def __post_init__(self) -> None:
+        self._exemplars: dict[tuple[int, ...], Exemplar] = {}  # built on first use, one per keyframe pair
 
     def close(self) -> None:
         self.store = None
@@ -201,7 +218,7 @@ def track_frames(frames: Iterable[np.ndarray], first: int, keyframes: Sequence[K
     render size (RGB uint8), frame ``first`` first, in order."""
     config = config or PropagationConfig()
     tmp = tempfile.TemporaryDirectory(prefix="filmgan-keyframes-")
-    greys, shots, cut = [], [], SceneCutDetector(config.cut_threshold)
+    shots, cut = [], SceneCutDetector(config.cut_threshold)
     grey_store = None
     shot = 0
     for n, frame in enumerate(frames):
@@ -226,17 +243,15 @@ def track_frames(frames: Iterable[np.ndarray], first: int, keyframes: Sequence[K
     for i, carried in _sweep(grey_store, shot_of, first, chroma, config, -1):
         store[i] = _combine(np.asarray(store[i], np.float32), carried) if reached[i] else carried[..., :3]
         reached[i] = True
-    palettes, exemplars = {}, {}
+    labs = {k.index: np.dstack([grey_store.lightness(k.index - first), chroma[k.index]]) for k in inside}
+    palettes = {}
     for s in np.unique(shot_of):
         keys = [k for k in inside if shot_of[k.index - first] == s]
-        if keys:
-            labs = [np.dstack([grey_store.lightness(k.index - first), chroma[k.index]]) for k in keys]
-            exemplars[int(s)] = Exemplar(labs, KEYFRAME_EXEMPLAR)
-            if bins is not None:
-                palettes[int(s)] = Palette(np.mean([Palette.from_lab(lab, bins, config=palette_config).hist for lab in labs], axis=0), palette_config)
+        if keys and bins is not None:
+            palettes[int(s)] = Palette(np.mean([Palette.from_lab(labs[k.index], bins, config=palette_config).hist for k in keys], axis=0), palette_config)
     store.flush()
     grey_store.close()
-    return KeyframeTrack(first, store, reached, shot_of, palettes, exemplars, tmp)
+    return KeyframeTrack(first, store, reached, shot_of, palettes, labs, tmp)
 
 
 def _combine(f: np.ndarray, b: np.ndarray) -> np.ndarray:

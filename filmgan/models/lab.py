@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..video.color import _EPS, _KAPPA, AB_SCALE, L_SCALE, RGB_TO_XYZ, WHITE_D65, XYZ_TO_RGB  # one set of constants
+from ..video.color import _EPS, _KAPPA, AB_SCALE, RGB_TO_XYZ, WHITE_D65, XYZ_TO_RGB  # one set of constants
+from ..video.color import normalize_l  # noqa: F401  (the colorizer's L scale, numpy and torch alike)
 
 
 def _matrix(m, like: torch.Tensor) -> torch.Tensor:
@@ -29,10 +30,6 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     xyz = torch.where(f > 6.0 / 29.0, f**3, (f - 4.0 / 29.0) / _KAPPA) * _matrix(WHITE_D65, lab)[None, :, None, None]
     lin = torch.einsum("ij,njhw->nihw", _matrix(XYZ_TO_RGB, lab), xyz).clamp(0, 1)
     return torch.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin.clamp(min=1e-8) ** (1 / 2.4) - 0.055).clamp(0, 1)
-
-
-def normalize_l(L: torch.Tensor) -> torch.Tensor:
-    return L / L_SCALE - 1.0
 
 
 def normalize_ab(ab: torch.Tensor) -> torch.Tensor:

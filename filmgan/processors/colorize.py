@@ -9,8 +9,10 @@ depend on the output resolution. Colour input is re-colorized from its luminance
 Blending the chroma map itself, rather than the RGB output, keeps luminance exact and works on ~8x fewer
 pixels at 720p (DESIGN.md: "temporal blending touches chroma only").
 
-With a ``guide`` (``filmgan.guide.ColourGuide``: reference palettes, keyframes, hints) the network's decode
-is conditioned on the guide's colour prior for each frame, and the guide corrects each frame's chroma at the
+With a ``guide`` (``filmgan.guide.ColourGuide``: reference photos, keyframes, hints) the network's decode
+is conditioned on the guide's colour prior for each frame; right after the network (``infer``) the
+reference photos' and the shot's keyframes' colours go where the frame shows their content (on engines that
+give encoder features, ``engine.match_features``); then the guide corrects each frame's chroma at the
 render size (keyframe propagation, hints) before the temporal blend. Frames are known by their index in
 the clip (``FrameBatch.start_index``); a still image is frame 0.
 """
@@ -26,7 +28,7 @@ import cv2
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
-from ..video.color import AB_SCALE, L_SCALE, recombine_luminance_chroma, rgb_to_luminance_l, to_uint8_from16
+from ..video.color import AB_SCALE, L_SCALE, normalize_l, recombine_luminance_chroma, rgb_to_luminance_l, to_uint8_from16
 from .padding import padded_dims
 from ..video.geometry import render_dims
 from ..video.frames import FrameBatch
@@ -80,7 +82,7 @@ class ColorizeProcessor:
         (N, 1, h, w) float32) and their indices in the clip."""
         small = self.render_frames(frames)
         self._source_size = (frames[0].shape[1], frames[0].shape[0])
-        L = np.stack([rgb_to_luminance_l(s) for s in small])[:, None] / L_SCALE - 1.0
+        L = normalize_l(np.stack([rgb_to_luminance_l(s) for s in small])[:, None])
         if small[0].dtype == np.uint16:  # the network, the blender and the guide work at 8-bit precision; L keeps more
             small = [to_uint8_from16(s) for s in small]
         return small, L.astype(np.float32), range(start_index, start_index + len(small))

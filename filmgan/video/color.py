@@ -88,6 +88,11 @@ def rgb_to_luminance_l(rgb: np.ndarray) -> np.ndarray:
     return (116.0 * _f(y / np.float32(WHITE_D65[1])) - 16.0).astype(np.float32)
 
 
+def normalize_l(lightness):
+    """Lab L (0-100) -> the colorizer's input scale, -1 to 1 (numpy arrays and torch tensors alike)."""
+    return lightness / L_SCALE - 1.0
+
+
 def to_uint8(rgb01: np.ndarray) -> np.ndarray:
     """Float RGB in [0, 1] -> uint8 with rounding."""
     return np.clip(np.rint(rgb01 * 255.0), 0, 255).astype(np.uint8)
