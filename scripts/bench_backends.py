@@ -65,6 +65,8 @@ def network_rows(preset_name: str, threads: int, repeats: int, compile_too: bool
                 w, h = render_dims(1280, 720, preset.task_config().render_size or card.internal_size, multiple=engine.input_spec.alignment)
                 x = sample_input(card, 1, h, w)
                 ms = time_ms(engine.run, x, repeats)
+                if extra.get("compile") and not engine.compiles:
+                    label += " (runs eager)"  # the channels-last colorizer: see filmgan/backends/torch_backend.py
             rows.append({"model": card.name, "backend": label, "size": f"{w}x{h}", "ms": round(ms, 1)})
         except Exception as exc:  # a missing calibration set or runtime error is a row, not the end of the run
             rows.append({"model": card.name, "backend": label, "skipped": f"{type(exc).__name__}: {exc}"})

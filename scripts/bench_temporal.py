@@ -283,9 +283,11 @@ def main() -> None:
     c = chroma_pooled
     print(f"  chroma only (RGB - grey): E_pf {c['per_frame']:.3e}  E_blend {c['blended']:.3e}  E_orig {c['original']:.3e}  "
           f"bl/pf {c['blended'] / c['per_frame']:.3f}  bl/orig {c['blended'] / c['original']:.3f}")
-    energy = {k: float(np.mean([r[f"chroma_energy_{k}"] for r in rows])) for k in ("blended", "original")}
-    print(f"  chroma energy (mean squared chroma): blended {energy['blended']:.3e}, original {energy['original']:.3e}; "
-          f"chroma E_blend per unit energy {c['blended'] / energy['blended']:.3e} (original's {c['original'] / energy['original']:.3e})")
+    frames = [r["frames"] for r in rows]
+    energy = {k: float(np.average([r[f"chroma_energy_{k}"] for r in rows], weights=frames)) for k in ("blended", "original")}
+    per_unit = {k: c[k] / energy[k] if energy[k] > 0 else math.inf for k in ("blended", "original")}
+    print(f"  chroma energy (mean squared chroma, frame-weighted): blended {energy['blended']:.3e}, original {energy['original']:.3e}; "
+          f"chroma E_blend per unit energy {per_unit['blended']:.3e} (original's {per_unit['original']:.3e})")
     totals.update({"ewarp_grey": grey_floor, **{f"chroma_ewarp_{k}": v for k, v in c.items()}, **{f"chroma_energy_{k}": v for k, v in energy.items()}})
     report["colorize"] = {"clips": rows, "pooled": totals, "mean_psnr_drop": drop, "bars": bars}
 
