@@ -283,10 +283,9 @@ def main() -> None:
     c = chroma_pooled
     print(f"  chroma only (RGB - grey): E_pf {c['per_frame']:.3e}  E_blend {c['blended']:.3e}  E_orig {c['original']:.3e}  "
           f"bl/pf {c['blended'] / c['per_frame']:.3f}  bl/orig {c['blended'] / c['original']:.3f}")
-    frames = [r["frames"] for r in rows]
-    energy = {k: float(np.average([r[f"chroma_energy_{k}"] for r in rows], weights=frames)) for k in ("blended", "original")}
+    energy = {k: pooled(rows, f"chroma_energy_{k}") for k in ("blended", "original")}  # weighted as E_warp is
     per_unit = {k: c[k] / energy[k] if energy[k] > 0 else math.inf for k in ("blended", "original")}
-    print(f"  chroma energy (mean squared chroma, frame-weighted): blended {energy['blended']:.3e}, original {energy['original']:.3e}; "
+    print(f"  chroma energy (mean squared chroma, pooled like E_warp): blended {energy['blended']:.3e}, original {energy['original']:.3e}; "
           f"chroma E_blend per unit energy {per_unit['blended']:.3e} (original's {per_unit['original']:.3e})")
     totals.update({"ewarp_grey": grey_floor, **{f"chroma_ewarp_{k}": v for k, v in c.items()}, **{f"chroma_energy_{k}": v for k, v in energy.items()}})
     report["colorize"] = {"clips": rows, "pooled": totals, "mean_psnr_drop": drop, "bars": bars}
