@@ -143,6 +143,32 @@ def test_compile_is_refused_to_the_channels_last_colorizer_and_kept_for_style_ne
         assert not engine.channels_last and engine.compiles
 
 
+def test_compile_without_a_cxx_compiler_falls_back_to_eager_and_says_why(monkeypatch, tmp_path):
+    torch = pytest.importorskip("torch")
+    import torch._inductor.config as inductor_config
+
+    from filmgan.backends.torch_backend import TorchEngine
+    from filmgan.models.stylenet import StyleNet
+
+    torch._dynamo.reset()
+    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, str(tmp_path / "no-such-g++")))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))  # nothing cached from other runs
+    model = StyleNet((4, 8, 8), 1, 3).eval()
+    path = tmp_path / "tiny-style.safetensors"
+    from filmgan.models.checkpoint import save_model
+
+    save_model(path, model, ModelCard(name="tiny-style", task="style", arch=model.ARCH, args=model.args, color_space="rgb", io={}, internal_size=32))
+    x = np.random.default_rng(0).random((1, 3, 32, 48), dtype=np.float32)
+    with TorchEngine(path, precision="fp32", compile=True) as engine:
+        assert engine.compiles
+        out = engine.run(x)
+        assert not engine.compiles and "compiler" in engine.compile_failure.lower()
+        with torch.no_grad():
+            np.testing.assert_allclose(out, model(torch.from_numpy(x)).numpy(), atol=1e-5)
+        np.testing.assert_allclose(engine.run(x), out)  # and eager from then on
+    torch._dynamo.reset()
+
+
 def test_torch_engine_is_context_managed_and_reads_its_spec_from_the_card(tmp_path):
     torch = pytest.importorskip("torch")
     from filmgan.backends import load_engine

@@ -45,6 +45,7 @@ class TorchEngine(EngineBase):
         self._torch = torch
         self._compiled: dict[tuple, object] = {}
         self._compile = compile and not self.channels_last  # see the module docstring
+        self.compile_failure: str | None = None  # why torch.compile could not be used (then the engine runs eager)
         self.input_spec = InputSpec.from_card(self.card)
         bins = getattr(self.model, "bins", None)  # the semantic colorizer's ab bins (normalised)
         if bins is not None and "log_prior" in inspect.signature(self.model.forward).parameters:
@@ -75,6 +76,23 @@ class TorchEngine(EngineBase):
             self._compiled[shape] = self._torch.compile(self.model, dynamic=False)
         return self._compiled[shape]
 
+    def _forward(self, inp):
+        """The model on ``inp``, compiled for its shape when asked. If compiling fails -- inductor needs a
+        working C++ compiler on the node -- the engine runs eager from then on (the same numbers) and says
+        why in ``compile_failure``; an error of the model itself is raised as it is."""
+        fn = self._fn(tuple(inp.shape))
+        if fn is self.model:
+            return fn(inp)
+        try:
+            return fn(inp)
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("torch._inductor", "torch._dynamo")):
+                raise
+            self._compile = False
+            self._compiled.clear()
+            self.compile_failure = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+            return self.model(inp)
+
     def run(self, x: np.ndarray, log_prior: np.ndarray | None = None, palette: np.ndarray | None = None,
             hints: np.ndarray | None = None) -> np.ndarray:
         """The model on ``x``; ``log_prior`` (N or 1, Q[, K]) conditions a colorizer's decode (see ``prior_bins``
@@ -88,7 +106,7 @@ class TorchEngine(EngineBase):
         tensor = lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device)  # noqa: E731
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self._dtype, enabled=self._dtype is not None):
             if log_prior is None and palette is None and hints is None:
-                return self._fn(tuple(inp.shape))(inp).float().cpu().numpy()
+                return self._forward(inp).float().cpu().numpy()
             if log_prior is not None and (self.prior_bins is None or log_prior.ndim not in (2, 3) or log_prior.shape[1] != len(self.prior_bins)):
                 raise InputError(f"model '{self.card.name}' takes no colour prior of shape {log_prior.shape}")
             if (palette is not None or hints is not None) and not self.palette_bands:

@@ -100,6 +100,9 @@ def run_render(inputs, preset_name: str, expected_task: str, suffix: str | None,
             finally:
                 if guide is not None:
                     guide.close()
+        failure = getattr(engine, "compile_failure", None)
+        if failure and not (options["quiet"] or options["as_json"]):
+            err.print(f"[yellow]warning:[/] --compile could not compile the model, so it ran eager: {escape(failure)}", soft_wrap=True)
     report_results(preset.name, results, options["as_json"], options["quiet"])
 
 
