@@ -62,7 +62,7 @@ from filmgan.presets import find_preset  # noqa: E402
 from filmgan.processors.colorize import ColorizeProcessor  # noqa: E402
 from filmgan.temporal.blend import FlowBlender  # noqa: E402
 from filmgan.train import splits  # noqa: E402
-from filmgan.video.color import recombine_luminance_chroma, rgb_to_lab, rgb_to_luminance_l  # noqa: E402
+from filmgan.video.color import normalize_l, recombine_luminance_chroma, rgb_to_lab, rgb_to_luminance_l  # noqa: E402
 from filmgan.video.frames import FrameBatch  # noqa: E402
 from filmgan.video.images import read_image, write_image  # noqa: E402
 
@@ -168,15 +168,10 @@ def grey_features(engine, path: Path) -> np.ndarray:
     """The colorizer encoder's global feature of the photo's grey version (unit length)."""
     import torch
 
-    from filmgan.models.semantic import l_to_grey_rgb
-
     small = cv2.resize(read_image(path), (128, 128), interpolation=cv2.INTER_AREA)
-    x = torch.from_numpy(rgb_to_luminance_l(small)[None, None] / 50.0 - 1.0).float()
-    m = engine.model
+    x = torch.from_numpy(normalize_l(rgb_to_luminance_l(small))[None, None]).float()
     with torch.inference_mode():
-        h = (l_to_grey_rgb(x) - m.enc_mean) / m.enc_std
-        for layer in m.encoder:
-            h = layer(h)
+        h = engine.model.encoder_taps(x, (32,))[32]
     v = h.mean((2, 3))[0].numpy()
     return v / np.linalg.norm(v)
 

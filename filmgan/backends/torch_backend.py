@@ -100,10 +100,10 @@ class TorchEngine(EngineBase):
         guidance inputs of a colorizer trained with them (``palette_bands``)."""
         self._check_open()
         torch = self._torch
-        inp = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+        inp = self._tensor(x)
         if self.channels_last and inp.ndim == 4:
             inp = inp.contiguous(memory_format=torch.channels_last)
-        tensor = lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device)  # noqa: E731
+        tensor = lambda a: None if a is None else self._tensor(a)  # noqa: E731
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self._dtype, enabled=self._dtype is not None):
             if log_prior is None and palette is None and hints is None:
                 return self._forward(inp).float().cpu().numpy()
@@ -122,10 +122,12 @@ class TorchEngine(EngineBase):
         self._check_open()
         if not self.matches_features:
             return super().match_features(x)
-        torch = self._torch
-        inp = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
-        with torch.inference_mode():
-            return {s: f.float().cpu().numpy() for s, f in self.model.match_features(inp).items()}
+        with self._torch.inference_mode():
+            return {s: f.float().cpu().numpy() for s, f in self.model.match_features(self._tensor(x)).items()}
+
+    def _tensor(self, a: np.ndarray):
+        """A float32 array as a tensor on the engine's device."""
+        return self._torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device)
 
 
 def prefers_channels_last(model) -> bool:

@@ -245,10 +245,11 @@ def track_frames(frames: Iterable[np.ndarray], first: int, keyframes: Sequence[K
         reached[i] = True
     labs = {k.index: np.dstack([grey_store.lightness(k.index - first), chroma[k.index]]) for k in inside}
     palettes = {}
-    for s in np.unique(shot_of):
-        keys = [k for k in inside if shot_of[k.index - first] == s]
-        if keys and bins is not None:
-            palettes[int(s)] = Palette(np.mean([Palette.from_lab(labs[k.index], bins, config=palette_config).hist for k in keys], axis=0), palette_config)
+    if bins is not None:
+        for s in np.unique(shot_of):
+            keys = [k for k in inside if shot_of[k.index - first] == s]
+            if keys:
+                palettes[int(s)] = Palette(np.mean([Palette.from_lab(labs[k.index], bins, config=palette_config).hist for k in keys], axis=0), palette_config)
     store.flush()
     grey_store.close()
     return KeyframeTrack(first, store, reached, shot_of, palettes, labs, tmp)

@@ -162,21 +162,26 @@ class MobileUNetColorizer(nn.Module):
 
     MATCH_STRIDES = (8, 16)  # the encoder taps that reference matching uses (filmgan.guide.exemplar)
 
-    def match_features(self, l_norm: torch.Tensor) -> dict[int, torch.Tensor]:
-        """The encoder's features of a grey image at strides 8 and 16 ({stride: (N, C, H/s, W/s)}), for
-        finding where a reference photo shows the same content (``filmgan.guide.exemplar``): the features
-        this network was fine-tuned to compute from luminance alone, so a colour reference and a grey frame
-        are compared on equal terms."""
-        taps = {TAP_BLOCKS[TAP_STRIDES.index(s)]: s for s in self.MATCH_STRIDES}
+    def encoder_taps(self, l_norm: torch.Tensor, strides: tuple[int, ...] = TAP_STRIDES[1:]) -> dict[int, torch.Tensor]:
+        """The encoder's features of normalised L at ``strides`` ({stride: (N, C, H/s, W/s)}); the encoder
+        stops after the deepest one asked for."""
+        taps = {TAP_BLOCKS[TAP_STRIDES.index(s)]: s for s in strides}
         h = (l_to_grey_rgb(l_norm) - self.enc_mean) / self.enc_std
         out = {}
         for i, layer in enumerate(self.encoder):
             h = layer(h)
             if i in taps:
                 out[taps[i]] = h
-            if len(out) == len(taps):
-                break
+                if len(out) == len(taps):
+                    break
         return out
+
+    def match_features(self, l_norm: torch.Tensor) -> dict[int, torch.Tensor]:
+        """The encoder's features of a grey image at strides 8 and 16 ({stride: (N, C, H/s, W/s)}), for
+        finding where a reference photo shows the same content (``filmgan.guide.exemplar``): the features
+        this network was fine-tuned to compute from luminance alone, so a colour reference and a grey frame
+        are compared on equal terms."""
+        return self.encoder_taps(l_norm, self.MATCH_STRIDES)
 
     def load_encoder(self, backbone: MobileNetV2) -> None:
         """Take pretrained weights for the encoder (a MobileNetV2 from ``mobilenet.load_mobilenet_v2``)."""
@@ -195,12 +200,7 @@ class MobileUNetColorizer(nn.Module):
         A guided network also takes ``palette`` (N or 1, Q, K) and ``hints`` (N, 3, H, W), see the module."""
         if not self.guided and (palette is not None or hints is not None):
             raise ValueError(f"this {self.ARCH} was trained without guidance inputs (palette, hints)")
-        h = (l_to_grey_rgb(l_norm) - self.enc_mean) / self.enc_std
-        skips = []
-        for i, layer in enumerate(self.encoder):
-            h = layer(h)
-            if i in TAP_BLOCKS[1:]:
-                skips.append(h)
+        skips = list(self.encoder_taps(l_norm).values())  # strides 4, 8, 16, 32
         y = skips.pop()
         y = y + self.context(y.mean(dim=(2, 3)))[:, :, None, None]
         if self.guided:
