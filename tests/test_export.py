@@ -101,3 +101,56 @@ def read_onnx_metadata_bytes(tmp_path, data):
     p = tmp_path / "x.onnx"
     p.write_bytes(data)
     return read_onnx_metadata(p)
+
+
+def test_shipped_onnx_stores_fp16_weights_that_compute_bit_identical_fp32(tmp_path):
+    """The shipped ONNX keeps its weights as fp16 + Cast (half the file); the quantiser's fp32 form of it
+    (restore_float) runs to the same outputs bit for bit, and the store is exact (no weight changes)."""
+    from onnx import numpy_helper
+
+    from filmgan.export.build import SHIPPED_DIR
+    from filmgan.export.onnx import HALF_SUFFIX, restore_float, store_half
+
+    path = SHIPPED_DIR / "style-the-scream.onnx"
+    if not path.is_file():
+        pytest.skip(f"{path} not shipped in this checkout")
+    proto = onnx.load(str(path))
+    halves = [i for i in proto.graph.initializer if i.name.endswith(HALF_SUFFIX)]
+    assert len(halves) >= 30 and all(i.data_type == onnx.TensorProto.FLOAT16 for i in halves)
+    weight_bytes = sum(2 * int(np.prod(i.dims)) for i in halves)
+    assert path.stat().st_size < 1.5 * weight_bytes  # weights + graph + card; fp32 storage would be over 2x
+    restored = onnx.load(str(path))
+    assert restore_float(restored) == len(halves)
+    assert not any(i.name.endswith(HALF_SUFFIX) for i in restored.graph.initializer)
+    assert not any(n.op_type == "Cast" and n.name.endswith("/restore_fp32") for n in restored.graph.node)
+    x = sample_input(card_from_metadata(read_onnx_metadata(path), str(path)), 1, 64, 96, seed=5)
+    a, b = run_onnx(proto.SerializeToString(), x), run_onnx(restored.SerializeToString(), x)
+    assert np.array_equal(a, b)
+    again = onnx.load_from_string(restored.SerializeToString())  # storing again gives the same tensors
+    assert store_half(again) == len(halves)
+    original = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    assert all(np.array_equal(numpy_helper.to_array(i), original[i.name]) for i in again.graph.initializer)
+
+
+def test_store_half_keeps_float32_where_fp16_would_round():
+    """Only tensors that fp16 holds exactly are stored as fp16 (BatchNorm folding makes values that are not);
+    the graph's outputs do not change by a bit."""
+    from onnx import helper, numpy_helper
+
+    from filmgan.export.onnx import HALF_SUFFIX, restore_float, store_half
+
+    exact = np.linspace(-2, 2, 32, dtype=np.float16).astype(np.float32).reshape(1, 32)
+    inexact = (exact + np.float32(1e-4)).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("Add", ["x", "w_exact"], ["t"]), helper.make_node("Mul", ["t", "w_inexact"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 32])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 32])],
+                              [numpy_helper.from_array(exact, "w_exact"), numpy_helper.from_array(inexact, "w_inexact")])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.random.default_rng(0).normal(size=(1, 32)).astype(np.float32)
+    before = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert store_half(proto) == 1
+    assert sorted(i.name for i in proto.graph.initializer) == ["w_exact" + HALF_SUFFIX, "w_inexact"]
+    onnx.checker.check_model(proto)
+    after = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.array_equal(before, after)
+    assert restore_float(proto) == 1 and sorted(i.name for i in proto.graph.initializer) == ["w_exact", "w_inexact"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..card import ModelCard, read_card
-from ..errors import ConfigError, ModelUnavailableError
+from ..errors import ConfigError
 from . import cache
 from .onnxmeta import META_MODEL_SHA, card_from_metadata, read_onnx_metadata
 

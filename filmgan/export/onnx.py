@@ -1,5 +1,7 @@
 """Export a filmgan model file (safetensors + card) to ONNX: dynamic batch, height and width, BatchNorm
 folded into the convolutions, the model card and its digest in ``metadata_props``, checked against torch.
+Weights that fp16 holds exactly are stored as fp16 + a Cast to fp32 (:func:`store_half`): same numbers,
+half the file.
 
 The TorchScript exporter (``torch.onnx.export(dynamo=False)``) traces the network once at a sample size. The
 generators pad their input to a multiple of their stride (U-Net 2**depth, MobileNet 32, StyleNet 4) with
@@ -158,17 +160,81 @@ def export_onnx(model_path: str | Path, opset: int = OPSET, check: bool = True, 
     if left:
         raise CheckpointError(f"{card.name}: BatchNormalization left in the exported graph after folding")
     card = card.with_updates(extra={**card.extra, "input_spec": spec,
-                                    "onnx": {"opset": opset, "exporter": f"torch {torch.__version__} (TorchScript)", "batchnorm_folded": folded, "channels": channels}})
+                                    "onnx": {"opset": opset, "exporter": f"torch {torch.__version__} (TorchScript)", "batchnorm_folded": folded, "channels": channels,
+                                             "weights": "fp16 storage where exact, cast to fp32 in the graph"}})
     card_json = card.to_json()
     meta = {META_CARD: card_json, META_MODEL_SHA: str(card.extra.get("sha256", "")), META_CARD_SHA: hashlib.sha256(card_json.encode()).hexdigest()}
     del proto.metadata_props[:]
     for k, v in meta.items():
         proto.metadata_props.add(key=k, value=v)
     proto.producer_name, proto.doc_string = "filmgan", f"{card.name}: {json.dumps(card.io)}"
+    store_half(proto)
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
     report = parity(data, model, card, tolerance) if check else {}
     return data, card, report
+
+
+HALF_SUFFIX = "__fp16"
+
+
+def store_half(proto) -> int:
+    """Store every float32 initializer that float16 holds exactly as float16, followed by a Cast back to
+    float32 under its old name; returns how many. The graph computes with the very same fp32 values (runtimes
+    fold the Cast when they load it) in a file half the size: the shipped models keep fp16 weights, so every
+    convolution weight qualifies (BatchNorm folding, when a model has BatchNorm, makes values that do not)."""
+    import onnx
+    from onnx import numpy_helper
+
+    kept, casts, converted = [], [], 0
+    for init in proto.graph.initializer:
+        if init.data_type == onnx.TensorProto.FLOAT and np.prod(init.dims, dtype=np.int64) >= 16:
+            value = numpy_helper.to_array(init)
+            half = value.astype(np.float16)
+            if np.array_equal(half.astype(np.float32), value):
+                kept.append(numpy_helper.from_array(half, init.name + HALF_SUFFIX))
+                casts.append(onnx.helper.make_node("Cast", [init.name + HALF_SUFFIX], [init.name], to=onnx.TensorProto.FLOAT,
+                                                   name=init.name + "/restore_fp32"))
+                converted += 1
+                continue
+        kept.append(init)
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(kept)
+    nodes = list(proto.graph.node)
+    del proto.graph.node[:]
+    proto.graph.node.extend(casts + nodes)  # the casts first: the graph stays topologically sorted
+    return converted
+
+
+def restore_float(proto) -> int:
+    """Undo :func:`store_half`: each Cast of a float16 initializer becomes the float32 initializer again (the
+    quantiser wants weights as initializers); returns how many."""
+    from onnx import numpy_helper
+
+    halves = {i.name: i for i in proto.graph.initializer if i.name.endswith(HALF_SUFFIX)}
+    restored, nodes = [], []
+    for node in proto.graph.node:
+        if node.op_type == "Cast" and len(node.input) == 1 and node.input[0] in halves:
+            restored.append(numpy_helper.from_array(numpy_helper.to_array(halves[node.input[0]]).astype(np.float32), node.output[0]))
+        else:
+            nodes.append(node)
+    if not restored:
+        return 0
+    used = {r.name + HALF_SUFFIX for r in restored}
+    inits = [i for i in proto.graph.initializer if i.name not in used] + restored
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(inits)
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    return len(restored)
+
+
+def with_float_initializers(data: bytes) -> bytes:
+    """ONNX bytes with :func:`store_half` undone (for tools that read weights as initializers: the int8
+    quantiser, TensorRT's parser); the same bytes when nothing was stored as fp16."""
+    onnx = require("onnx", "export")
+    proto = onnx.load_from_string(data)
+    return proto.SerializeToString() if restore_float(proto) else data
 
 
 def parity(data: bytes, model, card: ModelCard, tolerance: float = PARITY_TOLERANCE) -> dict[str, dict[str, float]]:

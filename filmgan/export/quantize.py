@@ -24,6 +24,7 @@ import numpy as np
 from ..backends.guidance import GuidanceSpec
 from ..card import ModelCard
 from ..errors import InputError, require
+from .onnx import with_float_initializers
 
 CALIBRATION_SET, CALIBRATION_FILES = "bsds500_train", 16
 # Convolutions kept float per architecture (ONNX node-name prefixes), chosen by scripts/int8_sensitivity.py on
@@ -105,6 +106,7 @@ def quantize_int8(data: bytes, card: ModelCard, calibration: str | Path | None =
 
     files = calibration_files(calibration)
     inputs = photo_inputs(card, files)
+    data = with_float_initializers(data)  # a shipped ONNX stores its weights as fp16 + Cast: the quantiser wants initializers
     model = onnx.load_from_string(data)
     convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
     keep_float = [convs[0], convs[-1]] if len(convs) > 2 else []

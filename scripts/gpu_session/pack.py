@@ -81,6 +81,14 @@ def colorize_items(run: Path, name: str, tmp: Path) -> list[tuple[Path, str]]:
     return items
 
 
+def last_snapshots(run: Path, name: str, tmp: Path, count: int = 2) -> list[tuple[Path, str]]:
+    """The run's last ``count`` snapshots in fp16 (for the snapshot average the shipped presets use)."""
+    items = []
+    for src in sorted((run / "snapshots").glob("step-*.safetensors"))[-count:]:
+        items.append((fp16(src, tmp / f"{name}-{src.name}"), f"{name}/snapshots/{src.name}"))
+    return items
+
+
 def main() -> None:
     runs, out = Path(sys.argv[1]), Path(sys.argv[2])
     tmp = runs / "pack-tmp"
@@ -91,23 +99,23 @@ def main() -> None:
                 pack(out / f"{name}.tar", colorize_items(runs / name, name, tmp))
             except Exception as exc:  # keep packing the rest
                 print(f"{name}: {exc}", flush=True)
-    style_items, tc_items, ts_items = [], [], []
+    colorize_items_t, style_items = [], []
     for run in sorted(runs.iterdir()):
-        if not (run / "val.jsonl").exists() or run.name in ("cA", "cB", "cC"):
+        if not run.name.startswith("t-") or not (run / "val.jsonl").exists():
             continue
         try:
             items = [(fp16(run / "model.safetensors", tmp / f"{run.name}.safetensors"), f"{run.name}/model.safetensors")]
             items += common(run, run.name, tmp)
+            if run.name not in ("t-cA", "t-cB"):
+                items += last_snapshots(run, run.name, tmp)
         except Exception as exc:  # keep packing the rest
             print(f"{run.name}: {exc}", flush=True)
             continue
-        if run.name in ("t-cA", "t-cB"):
-            tc_items += items
-        else:
-            (ts_items if run.name.startswith("t-") else style_items).extend(items)
-    pack(out / "styles.tar", style_items)
-    pack(out / "temporal-colorize.tar", tc_items)
-    pack(out / "temporal-style.tar", ts_items)
+        (colorize_items_t if run.name in ("t-cA", "t-cB") else style_items).append(items)
+    pack(out / "temporal-colorize.tar", [i for items in colorize_items_t for i in items])
+    half = (len(style_items) + 1) // 2  # ~3 MB per preset: two tars
+    pack(out / "temporal-style-1.tar", [i for items in style_items[:half] for i in items])
+    pack(out / "temporal-style-2.tar", [i for items in style_items[half:] for i in items])
     pack(out / "logs.tar", [(f, f"logs/{f.name}") for f in sorted((runs / "logs").glob("*.log"))])
 
 

@@ -1,4 +1,4 @@
-"""Prepare .gpu/ for a GPU training session: photos at short side 360 (JPEG q95; the held-out split left
+"""Prepare .gpu/ for a GPU training session: photos at short side 288 (JPEG q85; the held-out split left
 out: bsds500_test and every tenth file of each new set, ``filmgan.train.splits``; the validation files go to
 .gpu/validation), the paintings, the ImageNet MobileNetV2 TFLite file, and a stub ``av`` package (training
 reads images only). Photos of the new sets are 320 px already; the whole folder stays under 64 MiB."""
@@ -14,7 +14,9 @@ sys.path.insert(0, str(ROOT))
 from filmgan.train import splits  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-PAINTINGS = ("the_scream", "composition_vii", "shipwreck_of_the_minotaur", "monet_san_giorgio_maggiore_at_dusk", "starry_night", "great_wave")
+SHORT_SIDE, QUALITY = 288, 85  # the device tool carries at most 64 MiB in all
+PAINTINGS = ("the_scream.jpg", "composition_vii.jpg", "shipwreck_of_the_minotaur.jpg", "monet_san_giorgio_maggiore_at_dusk.jpg", "starry_night.jpg",
+             "great_wave.jpg", "van_gogh_starry_night_over_the_rhone.png", "gauguin_te_fare.jpg")
 
 
 def main() -> None:
@@ -23,7 +25,7 @@ def main() -> None:
     (out / "stub" / "av" / "__init__.py").write_text('"""Stub: PyAV is absent on the GPU machine; training reads images only."""\n')
     (out / "styles").mkdir(exist_ok=True)
     for name in PAINTINGS:
-        shutil.copyfile(DATA / "styles" / f"{name}.jpg", out / "styles" / f"{name}.jpg")  # byte copies: cards check their sha256
+        shutil.copyfile(DATA / "styles" / name, out / "styles" / name)  # byte copies: cards check their sha256
     (out / "weights").mkdir(exist_ok=True)
     shutil.copyfile(DATA / "weights" / "mobilenet_v2_1.0_224_quant.tflite", out / "weights" / "mobilenet_v2_1.0_224_quant.tflite")
     held = {p.resolve() for part in splits.held_out(DATA / "photos").values() for p in part}
@@ -37,14 +39,17 @@ def main() -> None:
             if img is None:
                 continue
             h, w = img.shape[:2]
-            s = 360 / min(h, w)
+            s = SHORT_SIDE / min(h, w)
             if s < 1:
                 img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
             dst = out / ("validation" if f.resolve() in validation else "photos") / folder.name / f"{f.stem}.jpg"
             dst.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(dst), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(str(dst), img, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
             count += 1
-    print(f"{count} photos in {out / 'photos'}")
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"{count} photos in {out / 'photos'}; {size / 2**20:.1f} MiB in {out}")
+    if size > 62 * 2**20:
+        sys.exit(f"{out} is {size / 2**20:.1f} MiB: over what the device tool carries (64 MiB); lower SHORT_SIDE or QUALITY")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,25 @@
-"""One-shot GPU training session (how the GPU runs behind colorize-v3 and the style presets were trained on a lent H200;
-the colorizer runs are now the semantic MobileNetV2 U-Net).
+"""One-shot GPU training session: the runs that issues 12 (colorizer) and 13 (style flicker) need a GPU for.
 
-Colorizer variants and four style presets train side by side, then temporal fine-tunes, then everything
-is packed into at most 8 tar files for the trip back (the device tool's limits).
+- **Colorizer** (issue 12): the automatic semantic colorizer of colorize-v5 (ImageNet MobileNetV2 encoder,
+  ab-bin cross-entropy, L1, PatchGAN) at GPU scale (batch 32, 192-px crops of photos at short side 256),
+  three loss mixes side by side, then a temporal fine-tune (warp loss) of two of them. On CPU the same recipe
+  ran 2,600 steps of batch 12 (~12 epochs); every CPU continuation since landed on the same
+  ΔE-against-colourfulness curve (README, "The default colorizer").
+- **Style presets** (issue 13): long temporal fine-tunes (warp loss 50, the paint recipe's MobileNetV2
+  losses) of every shipped preset from its shipped weights. On CPU they ran 190-400 steps; 133 -> 400 steps
+  cut composition-vii's and shipwreck's blended E_warp by 8.5 % and 12 % (presets/README.md). The four that
+  flicker most train from the start, the other four in phase 2.
 
-    # here: photos downscaled to short side 360 (bsds500_test left out) and the paintings, into .gpu/
+Everything is packed into at most 8 tar files for the trip back (the device tool's limits). Choosing and
+shipping happens afterwards on CPU, on validation only (``scripts/select_colorizer.py``,
+``scripts/eval_styles.py --split validation``, ``scripts/bench_style_flicker.py``).
+
+    # here: photos downscaled to short side 360 (the held-out split left out), the paintings, the weights, into .gpu/
     python3 scripts/gpu_session/prepare.py
     # there (no PyAV on the GPU image: .gpu/stub stands in, training reads images only):
-    python3 scripts/gpu_session/train_all.py $OUT [--budget 530] [--scale 1.0] [--device cuda]
+    python3 scripts/gpu_session/train_all.py $OUT [--budget 540] [--scale 1.0] [--device cuda]
+    # a smoke test of the plumbing on CPU (minutes, nothing worth keeping):
+    python3 scripts/gpu_session/train_all.py /tmp/fg-out --scale 0.1 --device cpu
 
 Phases (scale 1): 1a 40 s at constant learning rate to measure each run's steps/s; 1b resumes every run
 with a step count that fits 210 s (constant, then linear decay); 2 fine-tunes with the warp loss.
@@ -31,25 +43,30 @@ VAL = G / "validation"
 TFLITE = G / "weights" / "mobilenet_v2_1.0_224_quant.tflite"
 RUNS = Path("/tmp/fg-runs")
 
-# The semantic colorizer (ImageNet MobileNetV2 encoder, ab-bin cross-entropy) with its guidance inputs (a palette,
-# hints: filmgan.train.colorize_guided): three loss mixes side by side.
+# The automatic semantic colorizer: three loss mixes side by side (cA is colorize-v5's recipe).
 COLORIZE = {
     "cA": ["--adv-weight", "0.1", "--l1-weight", "10", "--ce-weight", "1"],
     "cB": ["--adv-weight", "0.1", "--l1-weight", "10", "--ce-weight", "1", "--perceptual-weight", "0.05"],
     "cC": ["--adv-weight", "0.3", "--l1-weight", "3", "--ce-weight", "1", "--rebalance", "0.3"],
 }
-COLORIZE_COMMON = ["--arch", "mobilenet-unet", "--guided", "--encoder-weights", str(TFLITE), "--batch", "32", "--crop", "192", "--lr", "2e-4",
+COLORIZE_COMMON = ["--arch", "mobilenet-unet", "--encoder-weights", str(TFLITE), "--batch", "32", "--crop", "192", "--lr", "2e-4",
                    "--load-size", "256", "--internal-size", "192"]
+COLORIZE_TEMPORAL = ("cA", "cB")
+# Shipped style presets and their paintings (byte copies in .gpu/styles: the cards check their sha256).
+# The first four flicker most against v1 (presets/README.md) and fine-tune for the whole session.
 STYLES = {
-    "the-scream": ("the_scream.jpg", "Edvard Munch", "The Scream", "1893"),
-    "composition-vii": ("composition_vii.jpg", "Wassily Kandinsky", "Composition VII", "1913"),
-    "shipwreck": ("shipwreck_of_the_minotaur.jpg", "J. M. W. Turner", "The Shipwreck of the Minotaur", "c. 1810"),
-    "monet-dusk": ("monet_san_giorgio_maggiore_at_dusk.jpg", "Claude Monet", "San Giorgio Maggiore at Dusk", "1908-1912"),
+    "composition-vii": "composition_vii.jpg",
+    "shipwreck": "shipwreck_of_the_minotaur.jpg",
+    "the-scream": "the_scream.jpg",
+    "monet-dusk": "monet_san_giorgio_maggiore_at_dusk.jpg",
+    "starry-night": "starry_night.jpg",
+    "great-wave": "great_wave.jpg",
+    "rhone": "van_gogh_starry_night_over_the_rhone.png",
+    "te-fare": "gauguin_te_fare.jpg",
 }
-SHIPPED_STYLES = {"starry-night": "starry_night.jpg", "great-wave": "great_wave.jpg"}
-STYLE_COMMON = ["--widths", "16,32,64", "--blocks", "5", "--stem-kernel", "5", "--content-weight", "2.0", "--style-weight", "2.5",
-                "--tv-weight", "2.0", "--adv-weight", "0.05", "--style-layers", "1,2,3", "--lr", "5e-4", "--batch", "4", "--crop", "192",
-                "--load-size", "360", "--internal-size", "360"]
+STYLES_FIRST = ("composition-vii", "shipwreck", "the-scream", "monet-dusk")
+STYLE_TEMPORAL = ["--feature-weights", str(TFLITE), "--real-fraction", "0", "--temporal-weight", "50", "--batch", "8", "--crop", "192",
+                  "--lr", "5e-5"]
 
 
 def fg(args: list[str], log: Path, device: str) -> subprocess.Popen:
@@ -109,52 +126,51 @@ def main() -> None:
                 *(["--resume"] if resume else [])]
 
     def style_args(name: str, steps: int, limit: float, val_every: int, resume: bool) -> list[str]:
-        painting, painter, title, year = STYLES[name]
-        return ["stylize", "--style", str(G / "styles" / painting), "--data", str(P), "--val", str(VAL), *STYLE_COMMON,
-                "--painter", painter, "--title", title, "--year", year, "--steps", str(steps), "--val-every", str(val_every),
-                "--ckpt-every", "100", "--time-limit", str(limit), "--out", str(RUNS / name), *(["--resume"] if resume else [])]
+        return ["temporal", "--init", str(ROOT / "filmgan" / "weights" / f"style-{name}.safetensors"), "--style", str(G / "styles" / STYLES[name]),
+                "--data", str(P), "--val", str(VAL), *STYLE_TEMPORAL, "--steps", str(steps), "--val-every", str(val_every),
+                "--ckpt-every", "100", "--time-limit", str(limit), "--out", str(RUNS / f"t-{name}"), *(["--resume"] if resume else [])]
 
     # Phase 1a: calibration at constant learning rate (steps far away), stops at the time limit.
     say(f"phase 1a: {t1a:.0f} s calibration")
     procs = {n: fg(colorize_args(n, 10**6, t1a, 10**6, False), logs / f"{n}.log", a.device) for n in COLORIZE}
-    procs.update({n: fg(style_args(n, 10**6, t1a, 10**6, False), logs / f"{n}.log", a.device) for n in STYLES})
+    procs.update({n: fg(style_args(n, 10**6, t1a, 10**6, False), logs / f"t-{n}.log", a.device) for n in STYLES_FIRST})
     wait_all(procs, say)
-    plan = {}
-    for n in [*COLORIZE, *STYLES]:
-        step, r = state_step(RUNS / n), rate(RUNS / n)
+    plan, rates = {}, {}
+    for n in [*COLORIZE, *STYLES_FIRST]:
+        run = RUNS / (n if n in COLORIZE else f"t-{n}")
+        step, rates[n] = state_step(run), rate(run)
         usable = t1b - (35 * s if n in COLORIZE else 10 * s)
-        plan[n] = max(step + 50, int(step + r * usable))
-        say(f"  {n}: step {step}, {r:.2f} steps/s -> plan {plan[n]} steps")
+        plan[n] = max(step + 50, int(step + rates[n] * usable))
+        say(f"  {n}: step {step}, {rates[n]:.2f} steps/s -> plan {plan[n]} steps")
 
     # Phase 1b: resume with a schedule (constant, then linear decay over the second half) that fits the time.
     say(f"phase 1b: {t1b:.0f} s")
     procs = {n: fg(colorize_args(n, plan[n], t1b + 25 * s, max(50, plan[n] // 10 // 50 * 50), True), logs / f"{n}.log", a.device) for n in COLORIZE}
-    procs.update({n: fg(style_args(n, plan[n], t1b + 25 * s, max(50, plan[n] // 6 // 50 * 50), True), logs / f"{n}.log", a.device) for n in STYLES})
+    procs.update({n: fg(style_args(n, plan[n], t1b + 25 * s, max(50, plan[n] // 4 // 50 * 50), True), logs / f"t-{n}.log", a.device)
+                  for n in STYLES_FIRST})
     wait_all(procs, say)
-    for n in [*COLORIZE, *STYLES]:
-        say(f"  {n}: reached step {state_step(RUNS / n)} of {plan[n]}")
+    for n in [*COLORIZE, *STYLES_FIRST]:
+        say(f"  {n}: reached step {state_step(RUNS / (n if n in COLORIZE else f't-{n}'))} of {plan[n]}")
 
     subprocess.run([sys.executable, str(CODE / "pack.py"), str(RUNS), str(a.out)], check=False)  # phase-1 results are safe now
     say("packed phase 1")
-    # Phase 2: temporal fine-tunes (synthetic motion on the photos; warp loss), within what is left.
+    # Phase 2: the colorizers' temporal fine-tunes and the other four presets', within what is left.
     t2 = max(20 * s, min(t2, a.budget * s - (time.monotonic() - t_start) - 75 * s))
     say(f"phase 2: {t2:.0f} s temporal fine-tunes")
-    inits = {f"t-{n}": (RUNS / n, None, n) for n in ("cA", "cB")}
-    inits.update({f"t-{n}": (RUNS / n, G / "styles" / STYLES[n][0], n) for n in STYLES})
-    inits.update({f"t-{n}": (ROOT / "filmgan" / "weights" / f"style-{n}.safetensors", G / "styles" / p, None) for n, p in SHIPPED_STYLES.items()})
-    style_rate = sum(rate(RUNS / n) for n in STYLES) / len(STYLES)
+    style_rate = sum(rates[n] for n in STYLES_FIRST) / len(STYLES_FIRST)
     procs = {}
-    for name, (init, painting, base) in inits.items():
-        r = rate(RUNS / base) if base else style_rate
-        steps = max(40, int(r * t2 / 2.5))
-        args = ["temporal", "--init", str(init), "--data", str(P), "--val", str(VAL), "--real-fraction", "0", "--lr", "5e-5",
-                "--crop", "192", "--batch", "16" if painting is None else "4", "--temporal-weight", "30" if painting is None else "50",
-                "--steps", str(steps), "--val-every", str(max(20, steps // 3)), "--ckpt-every", "100", "--time-limit", str(t2 + 10 * s),
-                "--out", str(RUNS / name)]
-        if painting is not None:
-            args += ["--style", str(painting)]
-        say(f"  {name}: {steps} steps")
-        procs[name] = fg(args, logs / f"{name}.log", a.device)
+    for n in COLORIZE_TEMPORAL:
+        steps = max(40, int(rates[n] * t2 / 2.5))
+        args = ["temporal", "--init", str(RUNS / n), "--data", str(P), "--val", str(VAL), "--real-fraction", "0", "--lr", "5e-5",
+                "--crop", "192", "--batch", "16", "--temporal-weight", "30", "--steps", str(steps), "--val-every", str(max(20, steps // 3)),
+                "--ckpt-every", "100", "--time-limit", str(t2 + 10 * s), "--out", str(RUNS / f"t-{n}")]
+        say(f"  t-{n}: {steps} steps")
+        procs[f"t-{n}"] = fg(args, logs / f"t-{n}.log", a.device)
+    for n in STYLES:
+        if n not in STYLES_FIRST:
+            steps = max(40, int(style_rate * (t2 - 10 * s)))
+            say(f"  t-{n}: {steps} steps")
+            procs[f"t-{n}"] = fg(style_args(n, steps, t2 + 10 * s, max(20, steps // 4), False), logs / f"t-{n}.log", a.device)
     wait_all(procs, say)
     say("packing")
     subprocess.run([sys.executable, str(CODE / "pack.py"), str(RUNS), str(a.out)], check=False)
