@@ -220,6 +220,21 @@ def test_corrupt_jpeg_is_refused_or_skipped(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["c.jpg"]
 
 
+def test_jpeg_check_stands_down_only_for_a_pyav_stand_in(tmp_path, monkeypatch):
+    """The GPU training image has no PyAV and gets an empty stand-in module (scripts/gpu_session): there the
+    FFmpeg check is skipped and libjpeg alone decodes; with the real PyAV a damaged JPEG is still refused."""
+    import types
+
+    from filmgan.errors import CorruptMediaError
+    from filmgan.video.images import check_jpeg
+
+    src = hostile.corrupt_jpeg(tmp_path / "c.jpg")
+    with pytest.raises(CorruptMediaError):
+        check_jpeg(src)
+    monkeypatch.setitem(sys.modules, "av", types.ModuleType("av"))
+    assert check_jpeg(src) is None
+
+
 # -- 7. several inputs -------------------------------------------------------------------------------------
 
 def test_every_input_is_processed_and_reported(tmp_path):

@@ -1,7 +1,7 @@
 """One-shot GPU training session: the runs that issues 12 (colorizer) and 13 (style flicker) need a GPU for.
 
 - **Colorizer** (issue 12): the automatic semantic colorizer of colorize-v5 (ImageNet MobileNetV2 encoder,
-  ab-bin cross-entropy, L1, PatchGAN) at GPU scale (batch 32, 192-px crops of photos at short side 256),
+  ab-bin cross-entropy, L1, PatchGAN) at GPU scale (batch 32; the photos at the short side prepare.py fitted),
   three loss mixes side by side, then a temporal fine-tune (warp loss) of two of them. On CPU the same recipe
   ran 2,600 steps of batch 12 (~12 epochs); every CPU continuation since landed on the same
   ΔE-against-colourfulness curve (README, "The default colorizer").
@@ -49,8 +49,7 @@ COLORIZE = {
     "cB": ["--adv-weight", "0.1", "--l1-weight", "10", "--ce-weight", "1", "--perceptual-weight", "0.05"],
     "cC": ["--adv-weight", "0.3", "--l1-weight", "3", "--ce-weight", "1", "--rebalance", "0.3"],
 }
-COLORIZE_COMMON = ["--arch", "mobilenet-unet", "--encoder-weights", str(TFLITE), "--batch", "32", "--crop", "192", "--lr", "2e-4",
-                   "--load-size", "256", "--internal-size", "192"]
+COLORIZE_COMMON = ["--arch", "mobilenet-unet", "--encoder-weights", str(TFLITE), "--batch", "32", "--lr", "2e-4", "--internal-size", "192"]
 COLORIZE_TEMPORAL = ("cA", "cB")
 # Shipped style presets and their paintings (byte copies in .gpu/styles: the cards check their sha256).
 # The first four flicker most against v1 (presets/README.md) and fine-tune for the whole session.
@@ -65,12 +64,18 @@ STYLES = {
     "te-fare": "gauguin_te_fare.jpg",
 }
 STYLES_FIRST = ("composition-vii", "shipwreck", "the-scream", "monet-dusk")
-STYLE_TEMPORAL = ["--feature-weights", str(TFLITE), "--real-fraction", "0", "--temporal-weight", "50", "--batch", "8", "--crop", "192",
-                  "--lr", "5e-5"]
+STYLE_TEMPORAL = ["--feature-weights", str(TFLITE), "--real-fraction", "0", "--temporal-weight", "50", "--batch", "8", "--lr", "5e-5"]
+
+
+def photo_size() -> list[str]:
+    """--load-size and --crop for the photos prepare.py wrote (their short side fits the device's 64 MiB)."""
+    side = int(json.loads((G / "prepared.json").read_text())["short_side"])
+    return ["--load-size", str(side), "--crop", str(192 if side >= 224 else 160)]
 
 
 def fg(args: list[str], log: Path, device: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="2")
+    path = os.pathsep.join(filter(None, [str(G / "stub"), os.environ.get("PYTHONPATH")]))  # av stub, tflite
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="2", PYTHONPATH=path)
     cmd = [sys.executable, str(CODE / "fg.py"), "train", *args, "--device", device, "--quiet"]
     return subprocess.Popen(cmd, stdout=open(log, "a"), stderr=subprocess.STDOUT, env=env, cwd=ROOT)
 
@@ -121,13 +126,13 @@ def main() -> None:
     t1a, t1b, t2 = 40 * s, 210 * s, 110 * s
 
     def colorize_args(name: str, steps: int, limit: float, val_every: int, resume: bool) -> list[str]:
-        return ["colorize", "--data", str(P), "--val", str(VAL), *COLORIZE[name], *COLORIZE_COMMON, "--steps", str(steps),
+        return ["colorize", "--data", str(P), "--val", str(VAL), *COLORIZE[name], *COLORIZE_COMMON, *photo_size(), "--steps", str(steps),
                 "--val-every", str(val_every), "--ckpt-every", "100", "--time-limit", str(limit), "--out", str(RUNS / name),
                 *(["--resume"] if resume else [])]
 
     def style_args(name: str, steps: int, limit: float, val_every: int, resume: bool) -> list[str]:
         return ["temporal", "--init", str(ROOT / "filmgan" / "weights" / f"style-{name}.safetensors"), "--style", str(G / "styles" / STYLES[name]),
-                "--data", str(P), "--val", str(VAL), *STYLE_TEMPORAL, "--steps", str(steps), "--val-every", str(val_every),
+                "--data", str(P), "--val", str(VAL), *STYLE_TEMPORAL, *photo_size(), "--steps", str(steps), "--val-every", str(val_every),
                 "--ckpt-every", "100", "--time-limit", str(limit), "--out", str(RUNS / f"t-{name}"), *(["--resume"] if resume else [])]
 
     # Phase 1a: calibration at constant learning rate (steps far away), stops at the time limit.
@@ -162,7 +167,7 @@ def main() -> None:
     for n in COLORIZE_TEMPORAL:
         steps = max(40, int(rates[n] * t2 / 2.5))
         args = ["temporal", "--init", str(RUNS / n), "--data", str(P), "--val", str(VAL), "--real-fraction", "0", "--lr", "5e-5",
-                "--crop", "192", "--batch", "16", "--temporal-weight", "30", "--steps", str(steps), "--val-every", str(max(20, steps // 3)),
+                *photo_size(), "--feature-weights", str(TFLITE), "--batch", "16", "--temporal-weight", "30", "--steps", str(steps), "--val-every", str(max(20, steps // 3)),
                 "--ckpt-every", "100", "--time-limit", str(t2 + 10 * s), "--out", str(RUNS / f"t-{n}")]
         say(f"  t-{n}: {steps} steps")
         procs[f"t-{n}"] = fg(args, logs / f"t-{n}.log", a.device)
