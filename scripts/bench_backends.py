@@ -42,6 +42,7 @@ def network_rows(preset_name: str, threads: int, repeats: int, compile_too: bool
     from filmgan.backends import EngineConfig, load_engine
     from filmgan.export import build as builder, cache
     from filmgan.export.onnx import sample_input
+    from filmgan.export.verify import verify_record
     from filmgan.presets import find_preset
     from filmgan.video.geometry import render_dims
 
@@ -60,7 +61,11 @@ def network_rows(preset_name: str, threads: int, repeats: int, compile_too: bool
             continue
         try:
             if backend != "torch":
-                builder.build(path, backend, precision)
+                record, _ = builder.build(path, backend, precision)
+                if precision == "int8":  # the same bar `filmgan engine build` holds it to
+                    check = record.card.get("verify") or verify_record(record)
+                    if not check["ok"]:
+                        label += f" (fails its verification, {check['psnr']:.1f} dB: never chosen)"
             with load_engine(path, EngineConfig(backend=backend, precision=precision, threads=threads, **extra)) as engine:
                 w, h = render_dims(1280, 720, preset.task_config().render_size or card.internal_size, multiple=engine.input_spec.alignment)
                 x = sample_input(card, 1, h, w)
