@@ -5,7 +5,9 @@ black-and-white material (input | filmgan): frames of an old film and photograph
 
 Writes OUT/colorize_heldout.jpg (12 held-out photos: 2 of bsds500_test and 2 of each new set's tenth) and
 OUT/colorize_bw.jpg (6 frames of bw/oldfilm_house_ladder, 6 of bw/old_photos), through the same path as
-``filmgan colorize`` at the colorize preset's render size, frame by frame (no temporal blending).
+``filmgan colorize`` at the colorize preset's render size, frame by frame (no temporal blending); and
+OUT/colorize_moving.jpg: people moving fast in four real clips (grey | filmgan | truth, frames 12 and 36 of
+each), rendered in order with the preset's temporal blending, where halos and chroma trails would show.
 """
 
 from __future__ import annotations
@@ -66,6 +68,29 @@ def bw_rows(processor, data: Path) -> list[list[np.ndarray]]:
     return rows
 
 
+MOVING_CLIPS = ("tokenflow_woman-running.mp4", "propainter_parkour_test-sample1.mp4", "e2fgvi_schoolgirls.mp4", "sam2_05_juggle.mp4")
+
+
+def moving_rows(model: Path, data: Path, frames: int = 37, shown: tuple[int, ...] = (12, 36)) -> list[list[np.ndarray]]:
+    """Grey | filmgan | truth of ``shown`` frames of each clip of MOVING_CLIPS, the grey frames colorized in
+    order by the preset's processor (temporal blending included), as ``filmgan colorize`` renders them."""
+    from filmgan.backends.torch_backend import TorchEngine
+    from filmgan.config import DecodeConfig
+    from filmgan.processors.factory import build_processor
+    from filmgan.video import VideoReader
+
+    rows = []
+    for name in MOVING_CLIPS:
+        processor = build_processor(find_preset("colorize").task_config(), TorchEngine(model, task="colorize", precision="fp32"))
+        for batch in VideoReader(data / "videos/clips" / name, DecodeConfig(end=frames, batch_size=1)):
+            truth = batch.frames[0]
+            grey = recombine_luminance_chroma(truth, np.zeros(truth.shape[:2] + (2,), np.float32))
+            out = processor.colorize(grey[None], start_index=batch.start_index)[0]
+            if batch.start_index in shown:
+                rows.append([grey, out, truth])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path)
@@ -77,7 +102,8 @@ def main() -> None:
     processor = make_processor(model)
     write_image(args.out / "colorize_heldout.jpg", grid(heldout_rows(processor, DATA / "photos"), args.height))
     write_image(args.out / "colorize_bw.jpg", grid(bw_rows(processor, DATA), args.height))
-    print(f"wrote {args.out / 'colorize_heldout.jpg'} and {args.out / 'colorize_bw.jpg'}")
+    write_image(args.out / "colorize_moving.jpg", grid(moving_rows(model, DATA), args.height))
+    print(f"wrote {args.out / 'colorize_heldout.jpg'}, {args.out / 'colorize_bw.jpg'} and {args.out / 'colorize_moving.jpg'}")
 
 
 if __name__ == "__main__":
