@@ -124,7 +124,8 @@ def main() -> None:
         print(f"  {c:45s} mse {noise[c][0]:.3e}  share {noise[c][0] / sum(v[0] for v in noise.values()):.1%}")
     print("\nwhole graph int8, the noisiest kept float:")
     for k in (int(v) for v in args.keep.split(",")):
-        predicted = 10 * np.log10(peak**2 / sum(noise[c][0] for c in ranked[k:]))
+        rest = sum(noise[c][0] for c in ranked[k:])
+        predicted = 10 * np.log10(peak**2 / rest) if rest > 0 else float("inf")
         print(f"  keep {k:2d} float {whole(ranked[:k])}; predicted from the sum of layer noise {predicted:6.2f}", flush=True)
 
 

@@ -231,7 +231,11 @@ def test_jpeg_check_stands_down_only_for_a_pyav_stand_in(tmp_path, monkeypatch):
     src = hostile.corrupt_jpeg(tmp_path / "c.jpg")
     with pytest.raises(CorruptMediaError):
         check_jpeg(src)
-    monkeypatch.setitem(sys.modules, "av", types.ModuleType("av"))
+    stand_in = types.ModuleType("av")
+    monkeypatch.setitem(sys.modules, "av", stand_in)
+    with pytest.raises(AttributeError):  # any other broken av is not taken for the stand-in
+        check_jpeg(src)
+    stand_in.FILMGAN_STAND_IN = True
     assert check_jpeg(src) is None
 
 

@@ -187,8 +187,11 @@ def store_half(proto) -> int:
     from onnx import numpy_helper
 
     kept, casts, converted = [], [], 0
+    inputs = {i.name for i in proto.graph.input}  # an initializer listed as a graph input (old IRs) stays as it is
+    taken = inputs | {i.name for i in proto.graph.initializer}
     for init in proto.graph.initializer:
-        if init.data_type == onnx.TensorProto.FLOAT and np.prod(init.dims, dtype=np.int64) >= 16:
+        if (init.data_type == onnx.TensorProto.FLOAT and np.prod(init.dims, dtype=np.int64) >= 16 and init.name not in inputs
+                and init.name + HALF_SUFFIX not in taken):
             value = numpy_helper.to_array(init)
             half = value.astype(np.float16)
             if np.array_equal(half.astype(np.float32), value):
@@ -211,10 +214,14 @@ def restore_float(proto) -> int:
     quantiser wants weights as initializers); returns how many."""
     from onnx import numpy_helper
 
-    halves = {i.name: i for i in proto.graph.initializer if i.name.endswith(HALF_SUFFIX)}
+    import onnx
+
+    halves = {i.name: i for i in proto.graph.initializer if i.name.endswith(HALF_SUFFIX) and i.data_type == onnx.TensorProto.FLOAT16}
     restored, nodes = [], []
     for node in proto.graph.node:
-        if node.op_type == "Cast" and len(node.input) == 1 and node.input[0] in halves:
+        to = next((a.i for a in node.attribute if a.name == "to"), None)
+        if (node.op_type == "Cast" and len(node.input) == 1 and node.input[0] in halves and to == onnx.TensorProto.FLOAT
+                and node.input[0] == node.output[0] + HALF_SUFFIX):
             restored.append(numpy_helper.from_array(numpy_helper.to_array(halves[node.input[0]]).astype(np.float32), node.output[0]))
         else:
             nodes.append(node)

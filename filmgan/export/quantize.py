@@ -27,7 +27,7 @@ from ..errors import InputError, require
 from .onnx import with_float_initializers
 
 CALIBRATION_SET, CALIBRATION_FILES = "bsds500_train", 16
-# Convolutions kept float per architecture (ONNX node-name prefixes), chosen by scripts/int8_sensitivity.py on
+# Convolutions kept float per architecture (parts of ONNX node names), chosen by scripts/int8_sensitivity.py on
 # validation photos. In the MobileNetV2 colorizer, the first depthwise convolution (encoder.1) and block 2's
 # expansion (encoder.2's 1x1) carried 73 % of the int8 noise of the whole graph (each alone 45.9 dB against
 # the other 55 convolutions' 56-76 dB): their input channels have very different ranges that one per-tensor
@@ -113,7 +113,8 @@ def quantize_int8(data: bytes, card: ModelCard, calibration: str | Path | None =
     # A guided colorizer's hint layers and refinement stay float: calibrated on the automatic mode (zero
     # hints) their input ranges would be empty.
     keep_float += [c for c in convs if ("hint_in" in c or "refine" in c) and c not in keep_float]
-    keep_float += [c for c in convs if c.startswith(FLOAT_LAYERS.get(card.arch, ())) and c not in keep_float]
+    # matched anywhere in the name: a guided colorizer's graph wraps the network (/inner/encoder.1/...)
+    keep_float += [c for c in convs if any(part in c for part in FLOAT_LAYERS.get(card.arch, ())) and c not in keep_float]
     keep_float += [c for c in exclude if c in convs and c not in keep_float]
     input_name = model.graph.input[0].name
     guidance = GuidanceSpec.from_card(card)

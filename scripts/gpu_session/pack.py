@@ -4,6 +4,7 @@ together: the device tool's limits on what comes back."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -23,9 +24,11 @@ def fp16(src: Path, dst: Path) -> Path:
 
 
 def pack(tar_path: Path, items: list[tuple[Path, str]]) -> None:
-    """Add (file, arcname) in priority order, skipping those that would pass the cap."""
+    """Add (file, arcname) in priority order, skipping those that would pass the cap. Written beside and
+    renamed when complete, so a pack cut short leaves the previous phase's tar whole."""
     total = 0
-    with tarfile.open(tar_path, "w") as tar:
+    partial = tar_path.with_name(tar_path.name + ".partial")
+    with tarfile.open(partial, "w") as tar:
         for f, arc in items:
             if not f.exists():
                 continue
@@ -35,6 +38,7 @@ def pack(tar_path: Path, items: list[tuple[Path, str]]) -> None:
                 continue
             tar.add(f, arcname=arc)
             total += size
+    os.replace(partial, tar_path)
     print(f"{tar_path.name}: {total / 1e6:.1f} MB", flush=True)
 
 
@@ -82,10 +86,11 @@ def colorize_items(run: Path, name: str, tmp: Path, snapshots: int) -> list[tupl
     return items
 
 
-def last_snapshots(run: Path, name: str, tmp: Path, count: int = 2) -> list[tuple[Path, str]]:
-    """The run's last ``count`` snapshots in fp16 (for the snapshot average the shipped presets use)."""
+def previous_snapshot(run: Path, name: str, tmp: Path) -> list[tuple[Path, str]]:
+    """The run's second-to-last snapshot in fp16: with model.safetensors (the last one: validate() copies it)
+    it gives the average of the last two that the shipped presets use."""
     items = []
-    for src in sorted((run / "snapshots").glob("step-*.safetensors"))[-count:]:
+    for src in sorted((run / "snapshots").glob("step-*.safetensors"))[-2:-1]:
         items.append((fp16(src, tmp / f"{name}-{src.name}"), f"{name}/snapshots/{src.name}"))
     return items
 
@@ -109,7 +114,7 @@ def main() -> None:
             items = [(fp16(run / "model.safetensors", tmp / f"{run.name}.safetensors"), f"{run.name}/model.safetensors")]
             items += common(run, run.name, tmp)
             if run.name not in ("t-cA", "t-cB"):
-                items += last_snapshots(run, run.name, tmp)
+                items += previous_snapshot(run, run.name, tmp)
         except Exception as exc:  # keep packing the rest
             print(f"{run.name}: {exc}", flush=True)
             continue

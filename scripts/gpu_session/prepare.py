@@ -31,7 +31,8 @@ PAINTINGS = ("the_scream.jpg", "composition_vii.jpg", "shipwreck_of_the_minotaur
 def main() -> None:
     out = ROOT / ".gpu"
     (out / "stub" / "av").mkdir(parents=True, exist_ok=True)
-    (out / "stub" / "av" / "__init__.py").write_text('"""Stub: PyAV is absent on the GPU machine; training reads images only."""\n')
+    (out / "stub" / "av" / "__init__.py").write_text('"""Stub: PyAV is absent on the GPU machine; training reads images only."""\n'
+                                                     "FILMGAN_STAND_IN = True  # filmgan.video.images.check_jpeg stands down for it\n")
     import tflite  # pure Python, absent from the GPU image: the MobileNetV2 weights are read with it
 
     shutil.copytree(Path(tflite.__file__).parent, out / "stub" / "tflite", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
@@ -43,6 +44,8 @@ def main() -> None:
     held = {p.resolve() for part in splits.held_out(DATA / "photos").values() for p in part}
     validation = {p.resolve() for p in splits.validation(DATA / "photos")}
     files = [f for folder in sorted((DATA / "photos").iterdir()) for f in sorted(folder.iterdir()) if f.resolve() not in held]
+    for stale in ("photos", "validation"):  # a rerun with another encoding or split must not mix with the last one
+        shutil.rmtree(out / stale, ignore_errors=True)
     budget = CARRY_LIMIT - tracked_bytes() - folder_bytes(out, skip=("photos", "validation"))
     side, ext, quality = choose_encoding(files, budget)
     count = 0

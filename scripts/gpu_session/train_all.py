@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -119,6 +120,7 @@ def main() -> None:
         logf.write(line + "\n")
         logf.flush()
 
+    shutil.rmtree(RUNS, ignore_errors=True)  # a machine kept warm still holds the last session's runs
     RUNS.mkdir(parents=True, exist_ok=True)
     logs = RUNS / "logs"
     logs.mkdir(exist_ok=True)
