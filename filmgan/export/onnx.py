@@ -212,9 +212,8 @@ def store_half(proto) -> int:
 def restore_float(proto) -> int:
     """Undo :func:`store_half`: each Cast of a float16 initializer becomes the float32 initializer again (the
     quantiser wants weights as initializers); returns how many."""
-    from onnx import numpy_helper
-
     import onnx
+    from onnx import numpy_helper
 
     halves = {i.name: i for i in proto.graph.initializer if i.name.endswith(HALF_SUFFIX) and i.data_type == onnx.TensorProto.FLOAT16}
     restored, nodes = [], []

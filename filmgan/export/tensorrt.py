@@ -15,13 +15,12 @@ precision policy, descriptors, card checks) are tested everywhere.
 
 from __future__ import annotations
 
-import importlib.util
-
 from pathlib import Path
 from typing import Any
 
 from ..card import ModelCard
 from ..errors import BackendUnavailableError, CheckpointError, require
+from .onnx import with_float_initializers
 
 WORKSPACE_BYTES = 2 << 30
 # Layer types / ONNX op names kept in fp32 in an fp16 plan.
@@ -94,10 +93,7 @@ def build_plan(data: bytes, card: ModelCard, precision: str, profile, folder: Pa
     builder = trt.Builder(logger)
     network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
     parser = trt.OnnxParser(network, logger)
-    if importlib.util.find_spec("onnx") is not None:  # weights stored as fp16 + Cast become plain fp32 weights again
-        from .onnx import with_float_initializers
-
-        data = with_float_initializers(data)
+    data = with_float_initializers(data)  # weights stored as fp16 + Cast become plain fp32 weights again (the trt extra has onnx)
     if not parser.parse(data):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise CheckpointError(f"TensorRT cannot parse the ONNX of {card.name}: {errors}")

@@ -46,7 +46,8 @@ def main() -> None:
     files = [f for folder in sorted((DATA / "photos").iterdir()) for f in sorted(folder.iterdir()) if f.resolve() not in held]
     for stale in ("photos", "validation"):  # a rerun with another encoding or split must not mix with the last one
         shutil.rmtree(out / stale, ignore_errors=True)
-    budget = CARRY_LIMIT - tracked_bytes() - folder_bytes(out, skip=("photos", "validation"))
+    tree = tracked_bytes()
+    budget = CARRY_LIMIT - tree - folder_bytes(out, skip=("photos", "validation"))
     side, ext, quality = choose_encoding(files, budget)
     count = 0
     for f in files:
@@ -58,7 +59,7 @@ def main() -> None:
         cv2.imwrite(str(dst), img, encode_flags(ext, quality))
         count += 1
     (out / "prepared.json").write_text(json.dumps({"short_side": side, "format": ext, "quality": quality, "photos": count}) + "\n")
-    size, tree = folder_bytes(out), tracked_bytes()
+    size = folder_bytes(out)
     print(f"{count} photos at short side {side} in {out}: {size / 2**20:.1f} MiB, with the tracked tree {(size + tree) / 2**20:.1f} MiB")
     if size + tree > CARRY_LIMIT:
         sys.exit(f"{out} and the tracked files come to {(size + tree) / 2**20:.1f} MiB: over what the device tool carries (64 MiB)")

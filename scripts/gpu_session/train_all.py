@@ -68,6 +68,11 @@ STYLES_FIRST = ("composition-vii", "shipwreck", "the-scream", "monet-dusk")
 STYLE_TEMPORAL = ["--feature-weights", str(TFLITE), "--real-fraction", "0", "--temporal-weight", "50", "--batch", "8", "--lr", "5e-5"]
 
 
+def run_dir(name: str) -> Path:
+    """A colorizer's run (cA...) or a style preset's temporal fine-tune (t-NAME)."""
+    return RUNS / (name if name in COLORIZE else f"t-{name}")
+
+
 def photo_size() -> list[str]:
     """--load-size and --crop for the photos prepare.py wrote (their short side fits the device's 64 MiB)."""
     side = int(json.loads((G / "prepared.json").read_text())["short_side"])
@@ -135,7 +140,7 @@ def main() -> None:
     def style_args(name: str, steps: int, limit: float, val_every: int, resume: bool) -> list[str]:
         return ["temporal", "--init", str(ROOT / "filmgan" / "weights" / f"style-{name}.safetensors"), "--style", str(G / "styles" / STYLES[name]),
                 "--data", str(P), "--val", str(VAL), *STYLE_TEMPORAL, *photo_size(), "--steps", str(steps), "--val-every", str(val_every),
-                "--ckpt-every", "100", "--time-limit", str(limit), "--out", str(RUNS / f"t-{name}"), *(["--resume"] if resume else [])]
+                "--ckpt-every", "100", "--time-limit", str(limit), "--out", str(run_dir(name)), *(["--resume"] if resume else [])]
 
     # Phase 1a: calibration at constant learning rate (steps far away), stops at the time limit.
     say(f"phase 1a: {t1a:.0f} s calibration")
@@ -144,8 +149,7 @@ def main() -> None:
     wait_all(procs, say)
     plan, rates = {}, {}
     for n in [*COLORIZE, *STYLES_FIRST]:
-        run = RUNS / (n if n in COLORIZE else f"t-{n}")
-        step, rates[n] = state_step(run), rate(run)
+        step, rates[n] = state_step(run_dir(n)), rate(run_dir(n))
         usable = t1b - (35 * s if n in COLORIZE else 10 * s)
         plan[n] = max(step + 50, int(step + rates[n] * usable))
         say(f"  {n}: step {step}, {rates[n]:.2f} steps/s -> plan {plan[n]} steps")
@@ -157,7 +161,7 @@ def main() -> None:
                   for n in STYLES_FIRST})
     wait_all(procs, say)
     for n in [*COLORIZE, *STYLES_FIRST]:
-        say(f"  {n}: reached step {state_step(RUNS / (n if n in COLORIZE else f't-{n}'))} of {plan[n]}")
+        say(f"  {n}: reached step {state_step(run_dir(n))} of {plan[n]}")
 
     subprocess.run([sys.executable, str(CODE / "pack.py"), str(RUNS), str(a.out)], check=False)  # phase-1 results are safe now
     say("packed phase 1")
