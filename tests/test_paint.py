@@ -183,11 +183,11 @@ def test_paint_recipe_trains_records_its_palette_and_the_processor_applies_it(tm
                 "--out", tmp_path / "t", "--steps", "1", "--batch", "1", "--crop", "64", "--load-size", "72", "--precision", "fp32", "-q"]
     no_weights = CliRunner().invoke(main, [str(a) for a in temporal])
     assert no_weights.exit_code == 1 and "--feature-weights" in no_weights.output
-    tuned = CliRunner().invoke(main, [str(a) for a in [*temporal, "--feature-weights", TFLITE, "--texture-weight", "3"]], catch_exceptions=False)
+    tuned = CliRunner().invoke(main, [str(a) for a in [*temporal, "--feature-weights", TFLITE, "--texture-weight", "3", "--edge-weight", "5"]], catch_exceptions=False)
     assert tuned.exit_code == 0, tuned.output
     card = json.loads((tmp_path / "t" / "model.json").read_text())
     assert card["training"]["recipe"] == "paint" and "temporal" in card["training"] and card["extra"]["palette"] == palette
-    assert card["training"]["texture_weight"] == 3.0
+    assert card["training"]["texture_weight"] == 3.0 and card["training"]["edge_weight"] == 5.0
 
 
 # -- the shipped paint presets ----------------------------------------------------------------------------

@@ -225,7 +225,8 @@ def test_style_models_need_their_painting(tmp_path):
         build_temporal_task(tmp_path / "style.safetensors", [str(tmp_path)], style=painting, overrides={"colour_weight": 1.0})
     with pytest.raises(ConfigError, match="perceptual weight applies to colorize models"):
         build_temporal_task(tmp_path / "style.safetensors", [str(tmp_path)], style=painting, overrides={"perceptual_weight": 0.1})
-    with pytest.raises(ConfigError, match="texture weight applies to paint-recipe style models"):
-        build_temporal_task(tmp_path / "style.safetensors", [str(tmp_path)], style=painting, overrides={"texture_weight": 3.0})
+    for key in ("texture_weight", "edge_weight"):
+        with pytest.raises(ConfigError, match=f"{key.replace('_', ' ')} applies to paint-recipe style models"):
+            build_temporal_task(tmp_path / "style.safetensors", [str(tmp_path)], style=painting, overrides={key: 3.0})
     with pytest.raises(CheckpointError):
         InitWeights.load(tmp_path / "missing.safetensors")

@@ -259,13 +259,14 @@ def train_stylize(style, data, val, exclude, project_splits, recipe, feature_wei
 @click.option("--adv-weight", type=click.FloatRange(0.0), help="Adversarial weight of the base losses (default: the --init model's, from its card).")
 @click.option("--colour-weight", type=click.FloatRange(0.0), help="Colourfulness-matching weight of a colorize model's losses (default: the --init model's, from its card).")
 @click.option("--texture-weight", type=click.FloatRange(0.0), help="Texture (stroke) weight of a paint-recipe style model's losses (default: the --init model's, from its card); raise it when the warp loss smooths strokes away.")
+@click.option("--edge-weight", type=click.FloatRange(0.0), help="Luminance-edge weight of a paint-recipe style model's losses (default: the --init model's, from its card).")
 @click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The MobileNetV2 weights a paint-recipe style model was trained with (its card names the file); for a colorize model, the perceptual loss's feature network.")
 @click.option("--perceptual-weight", type=click.FloatRange(0.0), help="Perceptual-loss weight of a colorize model's losses, on the --feature-weights MobileNetV2 (default: the --init model's, from its card).")
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch default).")
 @project_splits_option
 @trainer_options
 def train_temporal(init, task, data, videos, val, exclude, project_splits, style, temporal_weight, real_fraction, pair_batch, clip_size, pairs_per_clip, max_shift, object_shift, load_size, adv_weight, colour_weight,
-                   texture_weight, feature_weights, perceptual_weight, threads, **options):
+                   texture_weight, edge_weight, feature_weights, perceptual_weight, threads, **options):
     """Fine-tune a colorize or style model with the temporal warp loss.
 
     \b
@@ -292,8 +293,7 @@ def train_temporal(init, task, data, videos, val, exclude, project_splits, style
             overrides["adv_weight"] = adv_weight
         if colour_weight is not None:
             overrides["colour_weight"] = colour_weight
-        if texture_weight is not None:
-            overrides["texture_weight"] = texture_weight
+        overrides.update({k: v for k, v in (("texture_weight", texture_weight), ("edge_weight", edge_weight)) if v is not None})
         if feature_weights:
             overrides["features"] = {"kind": "mobilenet-v2", "path": str(feature_weights)}
         if perceptual_weight is not None:

@@ -255,8 +255,9 @@ def build_temporal_task(
     for key, what in (("colour_weight", "colourfulness weight"), ("perceptual_weight", "perceptual weight")):
         if card.task != "colorize" and key in options:
             raise ConfigError(f"the {what} applies to colorize models; '{card.name}' is a '{card.task}' model")
-    if "texture_weight" in (overrides or {}) and base_task_class(card).__name__ != "PaintTask":
-        raise ConfigError(f"the texture weight applies to paint-recipe style models; '{card.name}' is not one")
+    for key in ("texture_weight", "edge_weight"):
+        if key in (overrides or {}) and base_task_class(card).__name__ != "PaintTask":
+            raise ConfigError(f"the {key.replace('_', ' ')} applies to paint-recipe style models; '{card.name}' is not one")
     if card.task == "colorize":
         from .colorize import build_colorize_task
 
