@@ -66,6 +66,10 @@ STYLES = {
 }
 STYLES_FIRST = ("composition-vii", "shipwreck", "the-scream", "monet-dusk")
 STYLE_TEMPORAL = ["--feature-weights", str(TFLITE), "--real-fraction", "0", "--temporal-weight", "50", "--batch", "8", "--lr", "5e-5"]
+# The warp loss smooths strokes away unless the luminance-edge term holds them to the photo's edges. These
+# presets fell under the detail bar in CPU fine-tunes at edge weight 2; shipwreck kept it at 4 (monet-dusk at 8,
+# now in its card; presets/README.md). rhone and te-fare get the same 4, not yet measured.
+STYLE_EDGE_WEIGHT = {"shipwreck": 4.0, "rhone": 4.0, "te-fare": 4.0}
 
 
 def run_dir(name: str) -> Path:
@@ -140,7 +144,8 @@ def main() -> None:
     def style_args(name: str, steps: int, limit: float, val_every: int, resume: bool) -> list[str]:
         return ["temporal", "--init", str(ROOT / "filmgan" / "weights" / f"style-{name}.safetensors"), "--style", str(G / "styles" / STYLES[name]),
                 "--data", str(P), "--val", str(VAL), *STYLE_TEMPORAL, *photo_size(), "--steps", str(steps), "--val-every", str(val_every),
-                "--ckpt-every", "100", "--time-limit", str(limit), "--out", str(run_dir(name)), *(["--resume"] if resume else [])]
+                "--ckpt-every", "100", "--time-limit", str(limit), "--out", str(run_dir(name)), *(["--resume"] if resume else []),
+                *(["--edge-weight", str(STYLE_EDGE_WEIGHT[name])] if name in STYLE_EDGE_WEIGHT else [])]
 
     # Phase 1a: calibration at constant learning rate (steps far away), stops at the time limit.
     say(f"phase 1a: {t1a:.0f} s calibration")
