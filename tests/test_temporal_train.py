@@ -25,7 +25,7 @@ from filmgan.train.colorize import COLORIZE_IO  # noqa: E402
 from filmgan.train.data import ImageBank  # noqa: E402
 from filmgan.train.loop import Trainer  # noqa: E402
 from filmgan.train.motion import ClipPairs, MotionConfig, PairSampler, synthetic_pairs  # noqa: E402
-from filmgan.train.temporal import InitWeights, TemporalTask, build_temporal_task, warp_loss, warp_torch  # noqa: E402
+from filmgan.train.temporal import InitWeights, TemporalTask, ancestor_record, build_temporal_task, warp_loss, warp_torch  # noqa: E402
 from filmgan.video.images import write_image  # noqa: E402
 
 from test_train import config, states_equal, synthetic_images, tiny_task  # noqa: E402
@@ -147,6 +147,20 @@ def test_temporal_task_trains_from_the_init_model_and_resumes_exactly(tmp_path):
     temporal = card.training["temporal"]
     assert temporal["weight"] == 5.0 and temporal["fine_tuned_from"]["training"]["steps"] == 7
     assert temporal["pairs"]["synthetic"]["motion"]["shift"] == 0.1 and card.task == "colorize"
+
+
+def test_a_fine_tune_keeps_its_ancestors_records_without_their_file_lists():
+    data = {"fingerprint": "abc", "train_images": 3, "excluded": ["held/a.jpg", "held/b.jpg"], "validation": ["val/c.jpg"]}
+    pairs = {"real": {"clips": ["x.mp4", "y.mp4", "z.mp4"], "pairs": 9}, "real_fraction": 0.25}
+    grandparent = {"steps": 500, "data": data, "recipe": "paint"}
+    parent = {"steps": 400, "data": data, "temporal": {"weight": 50.0, "pairs": pairs, "fine_tuned_from": {"name": "g", "sha256": "1", "training": grandparent}}}
+    record = ancestor_record(parent)
+    assert record["data"] == {"fingerprint": "abc", "train_images": 3, "excluded": 2, "validation": 1}
+    assert record["temporal"]["pairs"] == {"real": {"clips": 3, "pairs": 9}, "real_fraction": 0.25}
+    assert record["temporal"]["weight"] == 50.0 and record["steps"] == 400
+    older = record["temporal"]["fine_tuned_from"]
+    assert older["name"] == "g" and older["training"]["steps"] == 500 and older["training"]["data"]["excluded"] == 2
+    assert parent["data"]["excluded"] == ["held/a.jpg", "held/b.jpg"]  # the parent's own record is untouched
 
 
 def test_init_from_a_run_directory_takes_the_discriminator_too(tmp_path):

@@ -90,7 +90,27 @@ class InitWeights:
         return cls(card, load_file(str(path)), None, str(path))
 
     def describe(self) -> dict[str, Any]:
-        return {"source": self.source, "name": self.card.name, "sha256": self.card.extra.get("sha256"), "training": self.card.training}
+        return {"source": self.source, "name": self.card.name, "sha256": self.card.extra.get("sha256"), "training": ancestor_record(self.card.training)}
+
+
+def ancestor_record(training: dict[str, Any]) -> dict[str, Any]:
+    """A parent model's training record as its fine-tuned child's card keeps it: without the held-out and
+    validation file lists (the child's own record has them; the data fingerprint names the split) and the
+    lists of clips, at every level of a chain of fine-tunes, so a card does not grow with each fine-tune."""
+    out = dict(training)
+    if isinstance(out.get("data"), dict):
+        out["data"] = {k: (len(v) if k in ("excluded", "validation") and isinstance(v, list) else v) for k, v in out["data"].items()}
+    temporal = out.get("temporal")
+    if isinstance(temporal, dict):
+        temporal = dict(temporal)
+        if isinstance(temporal.get("pairs"), dict) and isinstance(temporal["pairs"].get("real"), dict):
+            real = temporal["pairs"]["real"]
+            temporal["pairs"] = {**temporal["pairs"], "real": {k: (len(v) if k == "clips" and isinstance(v, list) else v) for k, v in real.items()}}
+        parent = temporal.get("fine_tuned_from")
+        if isinstance(parent, dict) and isinstance(parent.get("training"), dict):
+            temporal["fine_tuned_from"] = {**parent, "training": ancestor_record(parent["training"])}
+        out["temporal"] = temporal
+    return out
 
 
 @dataclass
