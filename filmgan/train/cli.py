@@ -289,11 +289,8 @@ def train_temporal(init, task, data, videos, val, exclude, project_splits, style
         overrides = {}
         if click.get_current_context().get_parameter_source("gan_loss") == click.core.ParameterSource.COMMANDLINE:
             overrides["gan_mode"] = options["gan_loss"]
-        if adv_weight is not None:
-            overrides["adv_weight"] = adv_weight
-        if colour_weight is not None:
-            overrides["colour_weight"] = colour_weight
-        overrides.update({k: v for k, v in (("texture_weight", texture_weight), ("edge_weight", edge_weight)) if v is not None})
+        weights = {"adv_weight": adv_weight, "colour_weight": colour_weight, "texture_weight": texture_weight, "edge_weight": edge_weight}
+        overrides.update({k: v for k, v in weights.items() if v is not None})
         if feature_weights:
             overrides["features"] = {"kind": "mobilenet-v2", "path": str(feature_weights)}
         if perceptual_weight is not None:

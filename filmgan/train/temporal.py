@@ -15,7 +15,7 @@ existing model (``InitWeights``) and records the fine-tuning in the model card.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -99,18 +99,22 @@ def ancestor_record(training: dict[str, Any]) -> dict[str, Any]:
     lists of clips, at every level of a chain of fine-tunes, so a card does not grow with each fine-tune."""
     out = dict(training)
     if isinstance(out.get("data"), dict):
-        out["data"] = {k: (len(v) if k in ("excluded", "validation") and isinstance(v, list) else v) for k, v in out["data"].items()}
+        out["data"] = _lists_counted(out["data"], ("excluded", "validation"))
     temporal = out.get("temporal")
     if isinstance(temporal, dict):
         temporal = dict(temporal)
         if isinstance(temporal.get("pairs"), dict) and isinstance(temporal["pairs"].get("real"), dict):
-            real = temporal["pairs"]["real"]
-            temporal["pairs"] = {**temporal["pairs"], "real": {k: (len(v) if k == "clips" and isinstance(v, list) else v) for k, v in real.items()}}
+            temporal["pairs"] = {**temporal["pairs"], "real": _lists_counted(temporal["pairs"]["real"], ("clips",))}
         parent = temporal.get("fine_tuned_from")
         if isinstance(parent, dict) and isinstance(parent.get("training"), dict):
             temporal["fine_tuned_from"] = {**parent, "training": ancestor_record(parent["training"])}
         out["temporal"] = temporal
     return out
+
+
+def _lists_counted(record: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``record`` with the lists under ``keys`` replaced by their lengths."""
+    return {k: len(v) if k in keys and isinstance(v, list) else v for k, v in record.items()}
 
 
 @dataclass
@@ -276,7 +280,7 @@ def build_temporal_task(
         if card.task != "colorize" and key in options:
             raise ConfigError(f"the {what} applies to colorize models; '{card.name}' is a '{card.task}' model")
     for key in ("texture_weight", "edge_weight"):
-        if key in (overrides or {}) and base_task_class(card).__name__ != "PaintTask":
+        if key in (overrides or {}) and key not in {f.name for f in fields(base_task_class(card))}:
             raise ConfigError(f"the {key.replace('_', ' ')} applies to paint-recipe style models; '{card.name}' is not one")
     if card.task == "colorize":
         from .colorize import build_colorize_task
@@ -313,7 +317,5 @@ def _style_base(card, style, data, val, exclude, load_size, options):
 def architecture_options(card: ModelCard, task_cls: type) -> dict[str, Any]:
     """The generator arguments of ``card`` that ``task_cls`` takes as fields (lists back to tuples), so the
     rebuilt task builds the same network; arguments the task fixes itself (channel counts) are left out."""
-    from dataclasses import fields
-
     names = {f.name for f in fields(task_cls)}
     return {k: tuple(v) if isinstance(v, list) else v for k, v in card.args.items() if k in names}
